@@ -1,0 +1,38 @@
+# Two commands on a fresh machine with Python 3.10+:
+#   make notebooks   create .venv, install, execute every notebook in place (embedded dataset)
+#   make test        create .venv, install, run the unit tests and every notebook under nbval
+# Also: make lab (open the series in JupyterLab), make bench, make clean.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: install notebooks test lab bench clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	# torch first and alone, so no other requirement can pull a different (CUDA) build
+	$(PY) -m pip install $$(grep '^torch==' requirements.txt)
+	$(PY) -m pip install -r requirements.txt
+	$(PY) -m pip install --no-deps --no-build-isolation -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (vae-helpers)"
+	touch $@
+
+notebooks: $(STAMP)
+	$(PY) tools/execute_notebooks.py
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/00_start_here.ipynb
+
+bench: $(STAMP)
+	$(PY) benchmarks/fit_speed.py
+
+clean:
+	rm -rf $(VENV)

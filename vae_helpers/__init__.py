@@ -1,0 +1,15 @@
+"""vae_helpers: the small package behind the "Autoencoders to VAEs" notebook series.
+
+Import it as `import vae_helpers as vh`. Importing has no side effects: no seeding,
+no downloads, no matplotlib settings.
+"""
+from .checkpoints import (CheckpointError, load_checkpoint, load_model, save_model,
+                          train_or_load)
+from .data import DATASETS, Dataset, DatasetError, load_dataset
+from .losses import LossParts, kl_divergence, model_loss, negative_elbo, reconstruction_loss
+from .models import VAE, Autoencoder, build_model, reparameterize
+from .plotting import (embed, plot_history, plot_latent, plot_reconstructions, reconstruct,
+                       show_images)
+from .training import History, default_device, evaluate, fit, set_seed
+
+__version__ = "0.1.0"

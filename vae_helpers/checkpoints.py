@@ -1,0 +1,125 @@
+"""Saving and loading trained models, and a train-or-load cache keyed by the full configuration."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .models import build_model
+from .training import History, fit, set_seed
+
+FORMAT = "vae_helpers/1"
+CACHE_ENV_VAR = "VAE_HELPERS_CACHE_DIR"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file could not be used; the message says why."""
+
+
+def save_model(model: torch.nn.Module, path: str | os.PathLike, *, history: History | None = None,
+               meta: dict | None = None) -> Path:
+    """Write the model (weights, config, optional history) atomically: never a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": FORMAT,
+        "config": model.config,
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "history": history.to_dict() if history is not None else None,
+        "meta": meta or {},
+    }
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+        os.replace(tmp, path)  # atomic on one filesystem: readers see the old file or the new one
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    """Read and validate a checkpoint written by `save_model` (safe: weights_only=True)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"No checkpoint at {path}.")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - torch raises many types for a bad file
+        raise CheckpointError(f"{path} is not a readable checkpoint ({type(err).__name__}); "
+                              "it may be truncated or not written by vae_helpers.save_model.") from err
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path} was not written by vae_helpers.save_model (format {FORMAT}).")
+    return payload
+
+
+def load_model(path: str | os.PathLike, model: torch.nn.Module | None = None) -> torch.nn.Module:
+    """Load weights into `model` (its config must match the file's) or into a newly built one."""
+    payload = load_checkpoint(path)
+    if model is None:
+        model = build_model(payload["config"])
+    elif model.config != payload["config"]:
+        raise CheckpointError(f"{path} holds a {payload['config']}, which does not match the "
+                              f"model given, a {model.config}. Build a matching model or pass model=None.")
+    model.load_state_dict(payload["state_dict"])
+    return model.eval()
+
+
+def model_cache_dir() -> Path:
+    """Where train_or_load keeps models: $VAE_HELPERS_CACHE_DIR, else a per-user cache."""
+    if os.environ.get(CACHE_ENV_VAR):
+        return Path(os.environ[CACHE_ENV_VAR])
+    import pooch
+    return Path(pooch.os_cache("vae_helpers")) / "models"
+
+
+def _fingerprint(tensor: torch.Tensor) -> str:
+    return hashlib.sha256(tensor.detach().cpu().contiguous().numpy().tobytes()).hexdigest()[:16]
+
+
+def cache_key(model: torch.nn.Module, data, settings: dict) -> str:
+    """A name unique to (architecture, data, training settings, seed, torch version)."""
+    desc = {"config": model.config, "data": getattr(data, "name", "tensor"),
+            "train": _fingerprint(getattr(data, "train", data)), "torch": torch.__version__.split("+")[0],
+            **settings}
+    digest = hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()[:12]
+    return f"{model.config['class'].lower()}-z{model.latent_dim}-{digest}"
+
+
+def reset_parameters(model: torch.nn.Module) -> None:
+    """Re-draw every layer's initial weights from the current torch RNG state."""
+    for module in model.modules():
+        if module is not model and hasattr(module, "reset_parameters"):
+            module.reset_parameters()
+
+
+def train_or_load(model: torch.nn.Module, data, *, epochs: int, seed: int = 0,
+                  cache_dir: str | os.PathLike | None = None, retrain: bool = False,
+                  **fit_kwargs) -> History:
+    """Train `model` from a seeded start, or load the result of an identical earlier run.
+
+    The cache key covers the architecture, the training data, `epochs`, `seed` and every
+    `fit` keyword, so a changed setting trains afresh. An interrupted run is not cached.
+    """
+    settings = {"epochs": epochs, "seed": seed,
+                **{k: v for k, v in fit_kwargs.items() if k not in ("progress", "device")}}
+    path = Path(cache_dir or model_cache_dir()) / f"{cache_key(model, data, settings)}.pt"
+    if path.is_file() and not retrain:
+        try:
+            payload = load_checkpoint(path)
+            model.load_state_dict(payload["state_dict"])
+            print(f"Loaded {type(model).__name__} from cache ({path.name}); retrain=True trains again.")
+            return History(**payload["history"])
+        except (CheckpointError, RuntimeError) as err:
+            print(f"Ignoring an unusable cache file ({err}); training again.")
+    set_seed(seed)
+    reset_parameters(model)
+    history = fit(model, data, epochs=epochs, **fit_kwargs)
+    if not history.interrupted:
+        save_model(model.cpu(), path, history=history, meta={"settings": settings})
+    return history

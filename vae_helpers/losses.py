@@ -1,0 +1,48 @@
+"""Losses in nats per image: summed over pixels and latent dimensions, averaged over the batch."""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+
+
+class LossParts(NamedTuple):
+    """A loss and its two parts, each in nats per image (kl is 0 for an autoencoder)."""
+
+    total: torch.Tensor
+    recon: torch.Tensor
+    kl: torch.Tensor
+
+
+def reconstruction_loss(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Bernoulli negative log-likelihood -log p(x|z) per image, in nats, shape (B,)."""
+    # BCE with logits is the Bernoulli likelihood: exact for binary pixels; for grey
+    # pixels in [0, 1] it is still a proper cross-entropy, minimised at x_hat = x.
+    bce = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
+    return bce.reshape(len(x), -1).sum(dim=1)
+
+
+def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """Closed-form KL(N(mu, exp(logvar)) || N(0, I)) per example, in nats, shape (B,)."""
+    # Kingma & Welling (2013), Appendix B, gives -KL = 1/2 sum(1 + log s^2 - mu^2 - s^2);
+    # we return +KL (>= 0), the term that is *added* to the loss.
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
+
+
+def negative_elbo(logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
+                  beta: float = 1.0) -> LossParts:
+    """-ELBO = recon + beta * KL, batch means in nats per image, with both parts."""
+    recon = reconstruction_loss(logits, x).mean()
+    kl = kl_divergence(mu, logvar).mean()
+    return LossParts(recon + beta * kl, recon, kl)
+
+
+def model_loss(model: torch.nn.Module, x: torch.Tensor, beta: float = 1.0) -> LossParts:
+    """The training loss of an Autoencoder (reconstruction) or a VAE (-ELBO), nats per image."""
+    out = model(x)
+    if isinstance(out, tuple):  # a VAE returns (logits, mu, logvar)
+        logits, mu, logvar = out
+        return negative_elbo(logits, x, mu, logvar, beta=beta)
+    recon = reconstruction_loss(out, x).mean()
+    return LossParts(recon, recon, torch.zeros((), device=recon.device))

@@ -1,0 +1,129 @@
+"""Figures readable on a projector: image grids, reconstructions, latent scatters, loss curves."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import contextmanager
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+# Applied per figure, never globally (no side effects on import).
+STYLE = {"font.size": 13, "axes.titlesize": 15, "axes.labelsize": 14, "legend.fontsize": 11,
+         "figure.dpi": 90, "axes.grid": False}
+
+
+@contextmanager
+def style():
+    """Projector-sized fonts for the figures made inside; restores only the keys it set."""
+    # Not plt.rc_context: on exit it restores *all* rcParams, which switches off the
+    # interactive flag of Jupyter's inline backend, and later figures stop showing.
+    saved = {k: plt.rcParams[k] for k in STYLE}
+    plt.rcParams.update(STYLE)
+    try:
+        yield
+    finally:
+        plt.rcParams.update(saved)
+
+
+def _as_images(images) -> np.ndarray:
+    """Tensor or array of (N, 1, 28, 28), (N, 28, 28) or (N, 784) -> numpy (N, 28, 28)."""
+    arr = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
+    return arr.reshape(len(arr), 28, 28)
+
+
+def show_images(images, *, ncols: int = 10, titles: Sequence[str] | None = None,
+                title: str | None = None, size: float = 1.3) -> plt.Figure:
+    """A grid of grey images (pixel intensity 0 = black, 1 = white), optional per-image titles."""
+    imgs = _as_images(images)
+    nrows = int(np.ceil(len(imgs) / ncols))
+    with style():
+        fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.5 if title else 0)),
+                                 squeeze=False)
+        for i, ax in enumerate(axes.flat):
+            ax.axis("off")
+            if i < len(imgs):
+                ax.imshow(imgs[i], cmap="gray", vmin=0, vmax=1)
+                if titles is not None:
+                    ax.set_title(titles[i], fontsize=11)
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+    return fig
+
+
+@torch.no_grad()
+def reconstruct(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Deterministic reconstruction in [0, 1]: decode the code z (AE) or the mean mu (VAE)."""
+    model.eval()
+    return model.decode(model.embed(x.to(model.device))).cpu()
+
+
+def plot_reconstructions(model: torch.nn.Module, x: torch.Tensor, *, n: int = 10,
+                         title: str | None = None) -> plt.Figure:
+    """Inputs (top row) above their reconstructions (bottom row)."""
+    x = x[:n]
+    x_hat = reconstruct(model, x)
+    with style():
+        fig, axes = plt.subplots(2, n, figsize=(1.3 * n, 3.2), squeeze=False)
+        for row, (imgs, label) in enumerate([(x, "input"), (x_hat, "reconstruction")]):
+            for ax, img in zip(axes[row], _as_images(imgs)):
+                ax.imshow(img, cmap="gray", vmin=0, vmax=1)
+                ax.set_xticks([]), ax.set_yticks([])
+            axes[row, 0].set_ylabel(label, fontsize=11)
+        fig.suptitle(title or f"{type(model).__name__}: test inputs and their reconstructions")
+        fig.tight_layout()
+    return fig
+
+
+@torch.no_grad()
+def embed(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
+    """One latent point per image (AE code, VAE mean): (N, 1, 28, 28) -> (N, latent_dim), on CPU."""
+    model.eval()
+    return torch.cat([model.embed(x[i:i + batch_size].to(model.device)).cpu()
+                      for i in range(0, len(x), batch_size)])
+
+
+def plot_latent(model: torch.nn.Module, x: torch.Tensor, labels: torch.Tensor, *,
+                classes: Sequence[str] | None = None, ax: plt.Axes | None = None,
+                title: str | None = None, dims: tuple[int, int] = (0, 1), s: float = 6) -> plt.Axes:
+    """Scatter of the codes (AE) or means (VAE) of `x`, coloured by label, on latent dims `dims`."""
+    z = embed(model, x).numpy()
+    if z.shape[1] == 1:  # a 1-D latent: spread the points vertically by label so they stay visible
+        z = np.column_stack([z[:, 0], np.asarray(labels) + np.random.default_rng(0).uniform(-0.3, 0.3, len(z))])
+        dims, ylabel = (0, 1), "label (jittered)"
+    else:
+        ylabel = f"z[{dims[1]}]"
+    with style():
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6.5, 5.5))
+        points = ax.scatter(z[:, dims[0]], z[:, dims[1]], c=np.asarray(labels), cmap="tab10",
+                            vmin=-0.5, vmax=9.5, s=s, alpha=0.8)
+        bar = ax.figure.colorbar(points, ax=ax, ticks=range(10))
+        if classes is not None:
+            bar.ax.set_yticklabels(classes)
+        bar.set_label("label")
+        ax.set_xlabel(f"z[{dims[0]}]")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title or f"{type(model).__name__} latent space ({len(z)} images)")
+    return ax
+
+
+def plot_history(*histories, names: Sequence[str] | None = None, ax: plt.Axes | None = None,
+                 title: str = "Training curves") -> plt.Axes:
+    """Train (solid) and test (dashed) loss per epoch, in nats per image, for each history."""
+    names = names or [f"run {i + 1}" for i in range(len(histories))]
+    with style():
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 4.5))
+        for i, (h, name) in enumerate(zip(histories, names)):
+            epochs = np.arange(1, h.epochs + 1)
+            color = f"C{i}"
+            ax.plot(epochs, h.train_loss, color=color, label=f"{name} train")
+            if h.test_loss:
+                ax.plot(epochs, h.test_loss, color=color, linestyle="--", label=f"{name} test")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss (nats per image)")
+        ax.set_title(title)
+        ax.legend()
+    return ax
