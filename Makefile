@@ -33,6 +33,7 @@ lab: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/fit_speed.py
+	$(PY) benchmarks/slider_latency.py
 
 clean:
 	rm -rf $(VENV)

@@ -1,0 +1,84 @@
+"""Walking the latent space: code ranges, interpolation, and the decoded manifold grid."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from torch.distributions import Normal
+
+from .models import VAE
+from .plotting import embed, style
+
+PRIOR_RANGE = 3.0  # +-3 standard deviations hold 99.7% of the VAE prior's mass per dimension
+
+
+def code_box(model: torch.nn.Module, x: torch.Tensor | None = None, margin: float = 0.05) -> np.ndarray:
+    """Per-dimension (low, high) a slider should span: the prior's +-3 for a VAE, the codes' range for an AE."""
+    if isinstance(model, VAE):
+        return np.tile([-PRIOR_RANGE, PRIOR_RANGE], (model.latent_dim, 1))
+    if x is None:
+        raise ValueError(f"A {type(model).__name__}'s codes have no known range: pass data "
+                         "(images to encode) so the range can cover the codes it actually uses.")
+    z = embed(model, x).numpy()
+    low, high = z.min(axis=0), z.max(axis=0)
+    pad = margin * (high - low)
+    return np.stack([low - pad, high + pad], axis=1)  # (latent_dim, 2)
+
+
+@torch.no_grad()
+def interpolate(model: torch.nn.Module, x_a: torch.Tensor, x_b: torch.Tensor, steps: int = 10,
+                return_codes: bool = False):
+    """Decode `steps` evenly spaced points on the line between the codes (AE) or means (VAE) of two images.
+
+    Returns images (steps, 1, 28, 28) in [0, 1], and the codes (steps, latent_dim) if asked.
+    """
+    if steps < 2:
+        raise ValueError(f"steps must be >= 2 (both ends included), got {steps}.")
+    z_a, z_b = embed(model, torch.stack([x_a.reshape(1, 28, 28), x_b.reshape(1, 28, 28)]))
+    t = torch.linspace(0, 1, steps).unsqueeze(1)             # (steps, 1)
+    z = (1 - t) * z_a + t * z_b                              # (steps, latent_dim)
+    images = model.decode(z.to(model.device)).cpu()
+    return (images, z) if return_codes else images
+
+
+def manifold_axes(model: torch.nn.Module, n: int = 15, x: torch.Tensor | None = None) -> np.ndarray:
+    """The n grid values per axis: standard-normal quantiles for a VAE, an even spread over the codes' box for an AE."""
+    if isinstance(model, VAE):
+        # Quantiles, not an even spread: each grid cell holds the same prior probability mass.
+        probs = torch.linspace(0.5 / n, 1 - 0.5 / n, n)
+        values = Normal(0.0, 1.0).icdf(probs).numpy()
+        return np.stack([values, values])
+    box = code_box(model, x, margin=0.0)
+    return np.stack([np.linspace(lo, hi, n) for lo, hi in box[:2]])
+
+
+@torch.no_grad()
+def manifold_grid(model: torch.nn.Module, n: int = 15, x: torch.Tensor | None = None):
+    """Decode an n x n grid over a 2-D latent: images (n, n, 28, 28) (row 0 = highest z[1]) and the axes."""
+    if model.latent_dim != 2:
+        raise ValueError(f"The manifold grid needs a 2-D latent; this model has latent_dim={model.latent_dim}.")
+    axes = manifold_axes(model, n, x)
+    zx, zy = np.meshgrid(axes[0], axes[1][::-1])            # top row = largest z[1]
+    z = torch.tensor(np.stack([zx.ravel(), zy.ravel()], axis=1), dtype=torch.float32)
+    images = model.decode(z.to(model.device)).cpu().numpy().reshape(n, n, 28, 28)
+    return images, axes
+
+
+def plot_manifold(model: torch.nn.Module, n: int = 15, x: torch.Tensor | None = None,
+                  ax: plt.Axes | None = None, title: str | None = None) -> plt.Axes:
+    """What the decoder draws across a 2-D latent: one decoded image per grid point, z values on the axes."""
+    images, axes = manifold_grid(model, n, x)
+    mosaic = images.transpose(0, 2, 1, 3).reshape(n * 28, n * 28)
+    with style():
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 7))
+        ax.imshow(mosaic, cmap="gray", vmin=0, vmax=1)
+        ticks = np.arange(n) * 28 + 14
+        every = max(1, n // 7)
+        ax.set_xticks(ticks[::every], [f"{v:.1f}" for v in axes[0][::every]])
+        ax.set_yticks(ticks[::every], [f"{v:.1f}" for v in axes[1][::-1][::every]])
+        ax.set_xlabel("z[0]")
+        ax.set_ylabel("z[1]")
+        spacing = "standard-normal quantiles" if isinstance(model, VAE) else "even steps over the codes' box"
+        ax.set_title(title or f"{type(model).__name__} decoder over a {n}x{n} grid ({spacing})")
+    return ax
