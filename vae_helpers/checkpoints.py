@@ -23,15 +23,19 @@ class CheckpointError(RuntimeError):
 def save_model(model: torch.nn.Module, path: str | os.PathLike, *, history: History | None = None,
                meta: dict | None = None) -> Path:
     """Write the model (weights, config, optional history) atomically: never a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "format": FORMAT,
+    return atomic_save({
         "config": model.config,
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "history": history.to_dict() if history is not None else None,
         "meta": meta or {},
-    }
+    }, path)
+
+
+def atomic_save(payload: dict, path: str | os.PathLike) -> Path:
+    """torch.save `payload` (tagged with the format) via a temporary file and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format": FORMAT, **payload}
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -82,12 +86,17 @@ def _fingerprint(tensor: torch.Tensor) -> str:
     return hashlib.sha256(tensor.detach().cpu().contiguous().numpy().tobytes()).hexdigest()[:16]
 
 
-def cache_key(model: torch.nn.Module, data, settings: dict) -> str:
-    """A name unique to (architecture, data, training settings, seed, torch version)."""
-    desc = {"config": model.config, "data": getattr(data, "name", "tensor"),
+def config_digest(config: dict, data, settings: dict) -> str:
+    """12 hex digits unique to (architecture config, training data, settings, torch version)."""
+    desc = {"config": config, "data": getattr(data, "name", "tensor"),
             "train": _fingerprint(getattr(data, "train", data)), "torch": torch.__version__.split("+")[0],
             **settings}
-    digest = hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()[:12]
+    return hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def cache_key(model: torch.nn.Module, data, settings: dict) -> str:
+    """A file name unique to (architecture, data, training settings, seed, torch version)."""
+    digest = config_digest(model.config, data, settings)
     return f"{model.config['class'].lower()}-z{model.latent_dim}-{digest}"
 
 

@@ -71,6 +71,21 @@ class Dataset:
     test_labels: torch.Tensor
     classes: tuple[str, ...]
 
+    def subset(self, n_train: int, seed: int = 0) -> "Dataset":
+        """The same test set with `n_train` training images, stratified by label (a new Dataset)."""
+        if not 0 < n_train <= len(self.train):
+            raise ValueError(f"n_train must be between 1 and {len(self.train)}, got {n_train}.")
+        rng = np.random.default_rng(seed)
+        order = rng.permutation(len(self.train))
+        # Round-robin over classes in shuffled order: every class gets its share.
+        labels = self.train_labels.numpy()[order]
+        rank = np.empty(len(order), dtype=np.int64)
+        for c in np.unique(labels):
+            rank[labels == c] = np.arange((labels == c).sum())
+        chosen = np.sort(order[np.argsort(rank, kind="stable")[:n_train]])
+        return Dataset(f"{self.name}[train:{n_train}]", self.train[chosen], self.test,
+                       self.train_labels[chosen], self.test_labels, self.classes)
+
     def __repr__(self) -> str:
         return (f"Dataset({self.name!r}: train {tuple(self.train.shape)}, "
                 f"test {tuple(self.test.shape)}, {len(self.classes)} classes)")

@@ -127,3 +127,28 @@ def plot_history(*histories, names: Sequence[str] | None = None, ax: plt.Axes | 
         ax.set_title(title)
         ax.legend()
     return ax
+
+
+def plot_codes_on_a_line(codes, images, *, ax: plt.Axes | None = None, zoom: float = 1.0,
+                         title: str = "Where the encoder puts each training image") -> plt.Axes:
+    """1-D codes as points on the z axis, each with its image as a thumbnail above it."""
+    from matplotlib.offsetbox import AnnotationBbox, OffsetImage
+
+    codes = np.asarray(codes, dtype=float).ravel()
+    imgs = _as_images(images)
+    with style():
+        if ax is None:
+            _, ax = plt.subplots(figsize=(10, 3.4))
+        ax.axhline(0, color="grey", lw=1)
+        ax.plot(codes, np.zeros_like(codes), "o", color="C3", ms=8)
+        for rank, i in enumerate(np.argsort(codes)):  # alternate heights so close codes stay readable
+            box = OffsetImage(imgs[i], cmap="gray", zoom=zoom, norm=plt.Normalize(0, 1))
+            ax.add_artist(AnnotationBbox(box, (codes[i], 0), xybox=(0, 40 + 45 * (rank % 2)), xycoords="data",
+                                         boxcoords="offset points", pad=0.1, arrowprops={"arrowstyle": "-"}))
+        span = codes.max() - codes.min() or 1.0
+        ax.set_xlim(codes.min() - 0.15 * span, codes.max() + 0.15 * span)
+        ax.set_ylim(-0.6, 3)
+        ax.set_yticks([])
+        ax.set_xlabel("z (the 1-D latent code)")
+        ax.set_title(title)
+    return ax
