@@ -58,3 +58,19 @@ def test_figures_leave_global_matplotlib_state_alone(mnist5k):
         assert plt.rcParams["font.size"] == size
     finally:
         matplotlib.interactive(False)
+
+
+def test_draw_gaussians_ellipse_size():
+    fig, ax = plt.subplots()
+    vh.draw_gaussians(ax, [[1.0, -1.0]], [[0.5, 0.25]], ["C0"])
+    ellipse = ax.patches[0]
+    assert ellipse.center == (1.0, -1.0)
+    assert (ellipse.width, ellipse.height) == (2.0, 1.0)  # 2 std each side
+
+
+def test_plot_encode_decode_shows_both_processes(mnist5k):
+    fig = vh.plot_encode_decode(vh.Autoencoder(2, hidden=(16,)), vh.VAE(2, hidden=(16,)), mnist5k.test[0])
+    titles = [ax.get_title() for ax in fig.axes]
+    assert len(fig.axes) == 6 and titles.count("input x") == 2
+    assert any(t.startswith("a point z") for t in titles) and any(t.startswith("N(μ, σ²)") for t in titles)
+    assert len(fig.axes[4].patches) == 1  # the VAE's Gaussian ellipse

@@ -11,8 +11,8 @@ from .judge import RealismJudge, realism_judge
 from .latent import code_box, interpolate, manifold_grid, plot_manifold
 from .losses import LossParts, kl_divergence, model_loss, negative_elbo, reconstruction_loss
 from .models import VAE, Autoencoder, build_model, reparameterize
-from .plotting import (embed, plot_codes_on_a_line, plot_history, plot_latent, plot_reconstructions,
-                       reconstruct, show_images)
+from .plotting import (draw_gaussians, embed, plot_codes_on_a_line, plot_encode_decode, plot_history,
+                       plot_latent, plot_reconstructions, reconstruct, show_images)
 from .training import History, default_device, evaluate, fit, set_seed
 from .widgets import LatentExplorer, latent_explorer
 

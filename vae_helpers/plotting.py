@@ -152,3 +152,63 @@ def plot_codes_on_a_line(codes, images, *, ax: plt.Axes | None = None, zoom: flo
         ax.set_xlabel("z (the 1-D latent code)")
         ax.set_title(title)
     return ax
+
+
+def draw_gaussians(ax: plt.Axes, mu, std, colors, n_std: float = 2.0) -> None:
+    """Axis-aligned ellipses at mu +- n_std * std (a diagonal Gaussian's contour) with their centres."""
+    from matplotlib.patches import Ellipse
+
+    for (mx, my), (sx, sy), color in zip(np.asarray(mu), np.asarray(std), colors):
+        ax.add_patch(Ellipse((mx, my), 2 * n_std * sx, 2 * n_std * sy, facecolor=color, alpha=0.25,
+                             edgecolor=color, lw=2))
+        ax.plot(mx, my, "+", color=color, ms=10, mew=2)
+
+
+@torch.no_grad()
+def plot_encode_decode(ae: torch.nn.Module, vae: torch.nn.Module, x: torch.Tensor, seed: int = 0) -> plt.Figure:
+    """The two processes on one real image: x -> point z -> x_hat (AE); x -> (mu, sigma) -> sampled z -> x_hat (VAE)."""
+    x = x.reshape(1, 1, 28, 28).to(ae.device)
+    z_ae = ae.encode(x)[0].cpu().numpy()
+    mu, logvar = (t[0].cpu().numpy() for t in vae.encode(x))
+    std = np.exp(0.5 * logvar)
+    z_vae = mu + std * np.random.default_rng(seed).standard_normal(mu.shape)
+    outputs = {"AE": ae.decode(torch.tensor(z_ae[None], dtype=torch.float32)),
+               "VAE": vae.decode(torch.tensor(z_vae[None], dtype=torch.float32, device=vae.device))}
+    from matplotlib.patches import FancyArrowPatch
+
+    with style():
+        fig = plt.figure(figsize=(12, 7))
+        for row, name in enumerate(("AE", "VAE")):
+            bottom = 0.53 - 0.5 * row
+            panels = [fig.add_axes((left, bottom, 0.19, 0.34)) for left in (0.03, 0.43, 0.79)]
+            panels[0].imshow(_as_images(x)[0], cmap="gray", vmin=0, vmax=1)
+            panels[0].set_title("input x")
+            panels[2].imshow(_as_images(outputs[name])[0], cmap="gray", vmin=0, vmax=1)
+            panels[2].set_title("output x̂ = decoder(z)")
+            for ax in (panels[0], panels[2]):
+                ax.axis("off")
+            code = panels[1]
+            if name == "AE":
+                code.plot(*z_ae[:2], "o", color="C0", ms=10)
+                code.set_title(f"a point z = ({z_ae[0]:.1f}, {z_ae[1]:.1f})")
+                centre, half = z_ae[:2], 2.0
+            else:
+                draw_gaussians(code, [mu[:2]], [std[:2]], ["C1"])
+                code.plot(*z_vae[:2], "o", color="C3", ms=8, label="sampled z")
+                code.set_title(f"N(μ, σ²): μ = ({mu[0]:.1f}, {mu[1]:.1f}), σ = ({std[0]:.2f}, {std[1]:.2f})",
+                               fontsize=11)
+                code.legend(loc="lower right", fontsize=9)
+                centre, half = mu[:2], max(2.0, 3 * std[:2].max())
+            code.set_xlim(centre[0] - half, centre[0] + half)
+            code.set_ylim(centre[1] - half, centre[1] + half)
+            code.set_xlabel("z[0]")
+            code.set_ylabel("z[1]")
+            for start, end, label in ((0.23, 0.36, "encoder"), (0.64, 0.78, "decoder")):
+                fig.patches.append(FancyArrowPatch((start, bottom + 0.17), (end, bottom + 0.17),
+                                                   transform=fig.transFigure, arrowstyle="-|>",
+                                                   mutation_scale=25, color="grey"))
+                fig.text((start + end) / 2, bottom + 0.2, label, ha="center", fontsize=12)
+            fig.text(0.01, bottom + 0.41, "Autoencoder: one point per image" if name == "AE"
+                     else "Variational autoencoder: a distribution per image, then a sample",
+                     fontsize=14, weight="bold")
+    return fig

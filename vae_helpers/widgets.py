@@ -38,8 +38,9 @@ def to_png(image: np.ndarray, scale: int = SCALE) -> bytes:
 
 
 def read_png(data: bytes) -> np.ndarray:
-    """Decode PNG bytes back to a uint8 array (for tests and checks)."""
-    return np.asarray(PILImage.open(io.BytesIO(data)))
+    """Decode PNG bytes back to a uint8 array: (H, W) for grey, (H, W, 3) for colour or palette images."""
+    image = PILImage.open(io.BytesIO(data))
+    return np.asarray(image.convert("RGB") if image.mode == "P" else image)
 
 
 @torch.no_grad()
@@ -256,7 +257,7 @@ class LatentExplorer(widgets.VBox):
             ax.axis("off")
             if self.maps:
                 ax = fig.add_subplot(rows, len(self.models), len(self.models) + i + 1)
-                ax.imshow(read_png(self.map_images[i].value))
+                ax.imshow(read_png(self.map_images[i].value))  # RGB
                 ax.axis("off")
         z = ", ".join(f"{v:+.2f}" for v in self.z[:4]) + (", ..." if self.latent_dim > 4 else "")
         fig.suptitle(f"Latent explorer at z = [{z}] (still picture: run the cell to use the sliders)",
