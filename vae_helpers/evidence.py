@@ -1,0 +1,110 @@
+"""The evidence log p(x) = log integral p(x|h) p(h) dh: on a grid, by naive Monte Carlo, by importance sampling.
+
+Notation follows the lesson: h is the latent variable (the code's `z`), p(h) = N(0, I) the prior,
+p(x|h) the decoder's likelihood, q(h|x) the encoder's Gaussian. All log-densities are in nats.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+
+from .losses import kl_divergence, reconstruction_loss
+
+LogLikelihood = Callable[[torch.Tensor], torch.Tensor]  # h (K, d) -> log p(x|h) (K,)
+LOG_2PI = math.log(2 * math.pi)
+
+
+def log_normal(h: torch.Tensor, mu: torch.Tensor | float = 0.0, std: torch.Tensor | float = 1.0) -> torch.Tensor:
+    """log N(h; mu, diag(std^2)) summed over the last dimension, in nats: (K, d) -> (K,)."""
+    std = torch.as_tensor(std, dtype=h.dtype)
+    return (-0.5 * ((h - mu) / std) ** 2 - torch.log(std) - 0.5 * LOG_2PI).sum(dim=-1)
+
+
+def log_mean_exp(values: torch.Tensor) -> torch.Tensor:
+    """log(mean(exp(values))) computed stably (no overflow for values of -1000 nats)."""
+    return torch.logsumexp(values, dim=0) - math.log(len(values))
+
+
+def decoder_log_likelihood(model: torch.nn.Module, x: torch.Tensor, chunk: int = 8192) -> LogLikelihood:
+    """A function h (K, d) -> log p(x|h) (K,) for one image x under the model's Bernoulli decoder."""
+    x = x.reshape(1, 1, 28, 28).to(model.device)
+
+    @torch.no_grad()
+    def log_likelihood(h: torch.Tensor) -> torch.Tensor:
+        parts = [-reconstruction_loss(model.decode_logits(block.to(model.device)), x.expand(len(block), -1, -1, -1))
+                 for block in h.split(chunk)]
+        return torch.cat(parts).cpu()
+
+    return log_likelihood
+
+
+def grid_log_evidence(log_likelihood: LogLikelihood, dim: int, points: int, limit: float = 4.0):
+    """log p(x) by a Riemann sum over a grid of `points`^dim latent points in [-limit, limit]^dim.
+
+    Returns (log_evidence, log_posterior on the grid, the 1-D axis); cost: points**dim likelihoods.
+    """
+    axis = torch.linspace(-limit, limit, points)
+    cell = (axis[1] - axis[0]).item() ** dim                               # volume of one grid cell
+    h = torch.cartesian_prod(*[axis] * dim).reshape(-1, dim)               # (points**dim, dim)
+    log_joint = log_likelihood(h) + log_normal(h)                          # log p(x|h) + log p(h)
+    log_evidence = torch.logsumexp(log_joint, dim=0) + math.log(cell)      # log sum p(x,h) dh
+    log_posterior = (log_joint - log_evidence).reshape([points] * dim)     # Bayes: p(h|x) = p(x,h) / p(x)
+    return log_evidence.item(), log_posterior, axis
+
+
+def naive_log_evidence(log_likelihood: LogLikelihood, dim: int, samples: int,
+                       generator: torch.Generator | None = None) -> float:
+    """log p(x) ~ log mean_k p(x|h_k) with h_k drawn from the prior N(0, I)."""
+    h = torch.randn(samples, dim, generator=generator)
+    return log_mean_exp(log_likelihood(h)).item()
+
+
+def importance_log_evidence(log_likelihood: LogLikelihood, mu: torch.Tensor, logvar: torch.Tensor,
+                            samples: int, generator: torch.Generator | None = None) -> float:
+    """log p(x) ~ log mean_k p(x|h_k) p(h_k) / q(h_k|x) with h_k drawn from q = N(mu, exp(logvar))."""
+    mu, std = mu.reshape(1, -1).cpu(), torch.exp(0.5 * logvar.reshape(1, -1).cpu())
+    h = mu + std * torch.randn(samples, mu.shape[1], generator=generator)
+    log_weights = log_likelihood(h) + log_normal(h) - log_normal(h, mu, std)
+    return log_mean_exp(log_weights).item()
+
+
+def elbo_estimate(log_likelihood: LogLikelihood, mu: torch.Tensor, logvar: torch.Tensor, samples: int,
+                  generator: torch.Generator | None = None) -> float:
+    """ELBO = E_q[log p(x|h)] - KL(q(h|x) || p(h)), the expectation by `samples` draws from q, in nats."""
+    mu, logvar = mu.reshape(1, -1).cpu(), logvar.reshape(1, -1).cpu()
+    h = mu + torch.exp(0.5 * logvar) * torch.randn(samples, mu.shape[1], generator=generator)
+    return (log_likelihood(h).mean() - kl_divergence(mu, logvar)[0]).item()
+
+
+class LinearGaussianModel:
+    """Probabilistic PCA: h ~ N(0, I_d), x = W h + noise, noise ~ N(0, s^2 I_D); log p(x) is exact in any d."""
+
+    def __init__(self, latent_dim: int, data_dim: int = 20, noise_std: float = 0.5, seed: int = 0):
+        gen = torch.Generator().manual_seed(seed)
+        self.latent_dim, self.noise_std = latent_dim, noise_std
+        self.W = torch.randn(data_dim, latent_dim, generator=gen, dtype=torch.float64)  # (D, d)
+        self._gen = gen
+
+    def sample(self) -> torch.Tensor:
+        """One data point x, shape (D,)."""
+        h = torch.randn(self.latent_dim, generator=self._gen, dtype=torch.float64)
+        return self.W @ h + self.noise_std * torch.randn(self.W.shape[0], generator=self._gen, dtype=torch.float64)
+
+    def log_likelihood(self, x: torch.Tensor) -> LogLikelihood:
+        """A function h (K, d) -> log p(x|h) (K,)."""
+        def log_likelihood(h: torch.Tensor) -> torch.Tensor:
+            return log_normal(x - h.to(torch.float64) @ self.W.T, 0.0, self.noise_std)
+        return log_likelihood
+
+    def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Exact p(h|x) = N(mean, cov): cov = (I + W^T W / s^2)^-1, mean = cov W^T x / s^2."""
+        precision = torch.eye(self.latent_dim, dtype=torch.float64) + self.W.T @ self.W / self.noise_std ** 2
+        cov = torch.linalg.inv(precision)
+        return cov @ self.W.T @ x / self.noise_std ** 2, cov
+
+    def log_evidence(self, x: torch.Tensor) -> float:
+        """Exact log p(x): x ~ N(0, W W^T + s^2 I), in nats."""
+        cov = self.W @ self.W.T + self.noise_std ** 2 * torch.eye(self.W.shape[0], dtype=torch.float64)
+        return torch.distributions.MultivariateNormal(torch.zeros(len(x), dtype=torch.float64), cov).log_prob(x).item()
