@@ -6,7 +6,7 @@ no downloads, no matplotlib settings.
 from .checkpoints import (CheckpointError, load_checkpoint, load_model, save_model,
                           train_or_load)
 from .data import DATASETS, Dataset, DatasetError, load_dataset
-from . import evidence
+from . import evidence, metrics
 from .exercises import check_answer
 from .judge import RealismJudge, realism_judge
 from .latent import code_box, interpolate, manifold_grid, plot_manifold

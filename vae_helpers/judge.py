@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .checkpoints import CheckpointError, atomic_save, config_digest, load_checkpoint, model_cache_dir
+from .metrics import nearest_distance
 from .training import set_seed
 
 NOT_A_DIGIT = 10
@@ -73,7 +74,7 @@ class RealismJudge(nn.Module):
     @torch.no_grad()
     def nearest_distance(self, x: torch.Tensor) -> torch.Tensor:
         """Euclidean pixel distance from each image to its nearest real training image, (N,)."""
-        return torch.cdist(x.reshape(len(x), -1).cpu(), self.reference).min(dim=1).values
+        return nearest_distance(x, self.reference)
 
     def report(self, x: torch.Tensor) -> dict[str, float]:
         """Mean realism score, share of images judged a digit, mean nearest-real distance."""
