@@ -1,12 +1,18 @@
 """Execute every notebook in place (the outputs readers see), and report each one's run time.
 
-Usage: python tools/execute_notebooks.py [notebooks/NN_name.ipynb ...]
-With no argument it runs notebooks/*.ipynb in order. Stops at the first failing notebook
+Usage: python tools/execute_notebooks.py [--reuse-cache] [notebooks/NN_name.ipynb ...]
+With no notebook it runs notebooks/*.ipynb in order. Stops at the first failing notebook
 and leaves that file untouched, so a failed run never stores an error output.
+
+The models are trained into a fresh, temporary cache shared by the notebooks of this run, so the
+stored outputs show what a first-time reader sees (training, then reuse by later notebooks).
+--reuse-cache uses your usual model cache instead (faster; outputs then say "Loaded ... from cache").
 """
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,7 +34,17 @@ def execute(path: Path, timeout: int = 300) -> float:
 
 
 def main(args: list[str]) -> int:
-    paths = [Path(a) for a in args] or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    reuse = "--reuse-cache" in args
+    paths = [Path(a) for a in args if a != "--reuse-cache"] or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    if reuse:
+        return run(paths)
+    with tempfile.TemporaryDirectory(prefix="vae_helpers_models_") as cache:
+        os.environ["VAE_HELPERS_CACHE_DIR"] = cache  # inherited by the kernels started below
+        return run(paths)
+
+
+def run(paths: list[Path]) -> int:
+    """Execute each notebook in order and print the time each took."""
     total = 0.0
     for path in paths:
         print(f"executing {path.name} ...", flush=True)

@@ -12,14 +12,18 @@ from .plotting import embed, style
 PRIOR_RANGE = 3.0  # +-3 standard deviations hold 99.7% of the VAE prior's mass per dimension
 
 
-def code_box(model: torch.nn.Module, x: torch.Tensor | None = None, margin: float = 0.05) -> np.ndarray:
-    """Per-dimension (low, high) a slider should span: the prior's +-3 for a VAE, the codes' range for an AE."""
+def code_box(model: torch.nn.Module, x: torch.Tensor | None = None, margin: float = 0.05,
+             codes: torch.Tensor | None = None) -> np.ndarray:
+    """Per-dimension (low, high) a slider should span: the prior's +-3 for a VAE, the codes' range for an AE.
+
+    The AE's codes are computed from images `x`, or passed directly as `codes` (N, latent_dim).
+    """
     if isinstance(model, VAE):
         return np.tile([-PRIOR_RANGE, PRIOR_RANGE], (model.latent_dim, 1))
-    if x is None:
+    if x is None and codes is None:
         raise ValueError(f"A {type(model).__name__}'s codes have no known range: pass data "
                          "(images to encode) so the range can cover the codes it actually uses.")
-    z = embed(model, x).numpy()
+    z = (embed(model, x) if codes is None else codes).numpy()
     low, high = z.min(axis=0), z.max(axis=0)
     pad = margin * (high - low)
     return np.stack([low - pad, high + pad], axis=1)  # (latent_dim, 2)

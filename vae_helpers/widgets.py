@@ -149,8 +149,10 @@ class LatentExplorer(widgets.VBox):
         self.data, self.scale = data, scale
         for m in self.models:
             m.eval()
-        images = data.test if data is not None else None
-        boxes = np.stack([code_box(m, images) for m in self.models])       # (models, latent_dim, 2)
+        # Each model encodes the test images once: for the slider ranges and the latent maps.
+        self.codes = [embed(m, data.test) for m in self.models] if data is not None else [None] * len(self.models)
+        boxes = np.stack([code_box(m, codes=c) if c is not None else code_box(m)
+                          for m, c in zip(self.models, self.codes)])       # (models, latent_dim, 2)
         self.limits = np.stack([boxes[:, :, 0].min(0), boxes[:, :, 1].max(0)], axis=1)
         self.sliders = [widgets.FloatSlider(value=0.0, min=round(lo, 2), max=round(hi, 2), step=step,
                                             description=f"z[{i}]", continuous_update=True,
@@ -193,9 +195,9 @@ class LatentExplorer(widgets.VBox):
         if self.latent_dim != 2 or self.data is None:
             return [], []
         labels = self.data.test_labels.numpy()
-        maps = [LatentMap(embed(m, self.data.test).numpy(), labels, self.limits,
+        maps = [LatentMap(codes.numpy(), labels, self.limits,
                           title=f"{name}: {'means' if isinstance(m, VAE) else 'codes'} of test images")
-                for m, name in zip(self.models, self.names)]
+                for m, name, codes in zip(self.models, self.names, self.codes)]
         return maps, [widgets.Image(format="png") for _ in maps]
 
     def _pages(self, per_page: int) -> list[tuple[str, int]]:
