@@ -250,7 +250,7 @@ class LatentExplorer(widgets.VBox):
     def snapshot(self) -> bytes:
         """A still PNG of the current state: each model's image and, for a 2-D latent, its map."""
         rows = 2 if self.maps else 1
-        fig = Figure(figsize=(3.2 * len(self.models), 3.4 * rows), dpi=80)
+        fig = Figure(figsize=(max(4.5, 3.2 * len(self.models)), 3.4 * rows + 0.4), dpi=80)
         canvas = FigureCanvasAgg(fig)
         for i, name in enumerate(self.names):
             ax = fig.add_subplot(rows, len(self.models), i + 1)
@@ -262,7 +262,7 @@ class LatentExplorer(widgets.VBox):
                 ax.imshow(read_png(self.map_images[i].value))  # RGB
                 ax.axis("off")
         z = ", ".join(f"{v:+.2f}" for v in self.z[:4]) + (", ..." if self.latent_dim > 4 else "")
-        fig.suptitle(f"Latent explorer at z = [{z}] (still picture: run the cell to use the sliders)",
+        fig.suptitle(f"Latent explorer at z = [{z}]\n(a still picture: run the cell to use the sliders)",
                      fontsize=10)
         fig.tight_layout()
         buffer = io.BytesIO()
