@@ -61,6 +61,16 @@ def test_slider_ranges_prior_for_vae_codes_for_ae(trained, mnist5k):
         vh.latent_explorer(ae)
 
 
+def test_reset_lands_exactly_on_the_origin(trained, mnist5k):
+    ae, _ = trained
+    explorer = vh.latent_explorer(ae, data=mnist5k)
+    explorer.set_z([0.37, -0.41])
+    explorer.reset_button.click()
+    assert explorer.z.tolist() == [0.0, 0.0]  # slider ends are multiples of the step, so 0 is on the grid
+    for s in explorer.sliders:
+        assert abs(s.min / s.step - round(s.min / s.step)) < 1e-6
+
+
 def test_buttons_reset_sample_and_encode(trained, mnist5k):
     ae, vae = trained
     explorer = vh.latent_explorer(vae, ae, data=mnist5k)
@@ -71,6 +81,8 @@ def test_buttons_reset_sample_and_encode(trained, mnist5k):
     explorer.reset_button.click()
     assert explorer.z.tolist() == [0.0, 0.0]
     explorer.index.value = 17
+    shown = w.read_png(explorer.test_image.value)[::2, ::2]
+    assert abs(shown.astype(int) - np.rint(mnist5k.test[17, 0].numpy() * 255)).max() <= 1  # preview follows the index
     explorer.encode_button.click()
     mean = vh.embed(vae, mnist5k.test[17:18])[0].numpy()
     assert explorer.z == pytest.approx(mean, abs=0.051)  # sliders snap to their 0.05 step

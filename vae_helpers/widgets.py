@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 from collections.abc import Sequence
 
 import ipywidgets as widgets
@@ -153,8 +154,12 @@ class LatentExplorer(widgets.VBox):
         self.codes = [embed(m, data.test) for m in self.models] if data is not None else [None] * len(self.models)
         boxes = np.stack([code_box(m, codes=c) if c is not None else code_box(m)
                           for m, c in zip(self.models, self.codes)])       # (models, latent_dim, 2)
-        self.limits = np.stack([boxes[:, :, 0].min(0), boxes[:, :, 1].max(0)], axis=1)
-        self.sliders = [widgets.FloatSlider(value=0.0, min=round(lo, 2), max=round(hi, 2), step=step,
+        # The union of the models' boxes, stretched to include the origin (the "reset" point).
+        self.limits = np.stack([np.minimum(boxes[:, :, 0].min(0), 0), np.maximum(boxes[:, :, 1].max(0), 0)], axis=1)
+        # Ends on multiples of `step`, so the slider's grid contains 0 and "reset" lands on the origin.
+        self.sliders = [widgets.FloatSlider(value=0.0, min=round(step * math.floor(lo / step), 6),
+                                            max=round(step * math.ceil(hi / step), 6),
+                                            step=step,
                                             description=f"z[{i}]", continuous_update=True,
                                             readout_format=".2f", layout=widgets.Layout(width="420px"))
                         for i, (lo, hi) in enumerate(self.limits)]
@@ -173,18 +178,23 @@ class LatentExplorer(widgets.VBox):
         self.page.observe(lambda change: self._show_page(), names="value")
         self.slider_box = widgets.VBox()
         self._show_page()
-        self.reset_button = widgets.Button(description="reset to origin", icon="crosshairs")
-        self.sample_button = widgets.Button(description="sample from prior", icon="random")
+        auto = widgets.Layout(width="auto")  # buttons as wide as their labels
+        self.reset_button = widgets.Button(description="reset to origin", icon="crosshairs", layout=auto)
+        self.sample_button = widgets.Button(description="sample from prior", icon="random", layout=auto)
         self.reset_button.on_click(lambda _: self.set_z(np.zeros(self.latent_dim)))
         self.sample_button.on_click(lambda _: self.set_z(np.random.randn(self.latent_dim)))
         buttons = [self.reset_button, self.sample_button]
-        self.index = self.encode_button = None
+        self.index = self.encode_button = self.test_image = None
         if data is not None:
             self.index = widgets.BoundedIntText(value=0, min=0, max=len(data.test) - 1,
                                                 description="test image", layout=widgets.Layout(width="200px"))
-            self.encode_button = widgets.Button(description=f"encode with {self.names[0]}", icon="arrow-down")
+            self.encode_button = widgets.Button(description=f"encode with {self.names[0]}", icon="arrow-down",
+                                                layout=auto)
             self.encode_button.on_click(lambda _: self.encode(self.index.value))
-            buttons += [self.index, self.encode_button]
+            self.test_image = widgets.Image(format="png", width=56, height=56)  # the image to encode
+            self.index.observe(lambda change: self._show_test_image(), names="value")
+            self._show_test_image()
+            buttons += [self.index, self.test_image, self.encode_button]
         self.status = widgets.HTML()
         controls = [self.page] if len(self.page.options) > 1 else []
         self.children = [widgets.HBox(columns), *controls, self.slider_box,
@@ -232,6 +242,9 @@ class LatentExplorer(widgets.VBox):
             raise ValueError("No data was given to the explorer, so there is no test image to encode.")
         x = self.data.test[index:index + 1]
         self.set_z(embed(self.models[0], x)[0].numpy())
+
+    def _show_test_image(self) -> None:
+        self.test_image.value = to_png(self.data.test[self.index.value, 0].numpy(), scale=2)
 
     def _on_slider(self, change) -> None:
         if not self._holding:
