@@ -18,7 +18,7 @@ $(STAMP): requirements.txt pyproject.toml
 	# torch first and alone, so no other requirement can pull a different (CUDA) build
 	$(PY) -m pip install $$(grep '^torch==' requirements.txt)
 	$(PY) -m pip install -r requirements.txt
-	$(PY) -m pip install --no-deps --no-build-isolation -e .
+	$(PY) -m pip install --no-deps -e .
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (vae-helpers)"
 	touch $@
 
