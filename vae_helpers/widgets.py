@@ -151,55 +151,62 @@ class LatentExplorer(widgets.VBox):
         for m in self.models:
             m.eval()
         # Each model encodes the test images once: for the slider ranges and the latent maps.
-        self.codes = [embed(m, data.test) for m in self.models] if data is not None else [None] * len(self.models)
-        boxes = np.stack([code_box(m, codes=c) if c is not None else code_box(m)
-                          for m, c in zip(self.models, self.codes)])       # (models, latent_dim, 2)
-        # The union of the models' boxes, stretched to include the origin (the "reset" point).
-        self.limits = np.stack([np.minimum(boxes[:, :, 0].min(0), 0), np.maximum(boxes[:, :, 1].max(0), 0)], axis=1)
-        # Ends on multiples of `step`, so the slider's grid contains 0 and "reset" lands on the origin.
-        self.sliders = [widgets.FloatSlider(value=0.0, min=round(step * math.floor(lo / step), 6),
-                                            max=round(step * math.ceil(hi / step), 6),
-                                            step=step,
-                                            description=f"z[{i}]", continuous_update=True,
-                                            readout_format=".2f", layout=widgets.Layout(width="420px"))
-                        for i, (lo, hi) in enumerate(self.limits)]
-        self._holding = False
-        for s in self.sliders:
-            s.observe(self._on_slider, names="value")
+        self.codes = [embed(m, data.test) if data is not None else None for m in self.models]
+        self.sliders = self._build_sliders(step)
         self.images = [widgets.Image(format="png", width=28 * scale, height=28 * scale) for _ in models]
         self.maps, self.map_images = self._build_maps()
+        self.page = widgets.Dropdown(options=self._pages(dims_per_page), description="dimensions")
+        self.page.observe(lambda change: self._show_page(), names="value")
+        self.slider_box = widgets.VBox()
+        self._show_page()
+        self.status = widgets.HTML()
+        controls = [self.page] if len(self.page.options) > 1 else []
+        self.children = [self._model_columns(), *controls, self.slider_box,
+                         widgets.HBox(self._build_buttons()), self.status]
+        self.refresh()
+
+    def _build_sliders(self, step: float) -> list:
+        boxes = np.stack([code_box(m, codes=c) for m, c in zip(self.models, self.codes)])  # (models, dim, 2)
+        # The union of the models' boxes, stretched to include the origin (the "reset" point).
+        self.limits = np.stack([np.minimum(boxes[:, :, 0].min(0), 0), np.maximum(boxes[:, :, 1].max(0), 0)], axis=1)
+        sliders = [widgets.FloatSlider(value=0.0, step=step, description=f"z[{i}]", continuous_update=True,
+                                       # ends on multiples of `step`: the slider's grid contains 0
+                                       min=round(step * math.floor(lo / step), 6),
+                                       max=round(step * math.ceil(hi / step), 6),
+                                       readout_format=".2f", layout=widgets.Layout(width="420px"))
+                   for i, (lo, hi) in enumerate(self.limits)]
+        self._holding = False
+        for s in sliders:
+            s.observe(self._on_slider, names="value")
+        return sliders
+
+    def _model_columns(self):
         columns = []
         for i, name in enumerate(self.names):
             parts = [widgets.HTML(f"<b style='font-size:16px'>{name}</b>"), self.images[i]]
             if self.maps:
                 parts.append(self.map_images[i])
             columns.append(widgets.VBox(parts, layout=widgets.Layout(align_items="center", margin="0 12px")))
-        self.page = widgets.Dropdown(options=self._pages(dims_per_page), description="dimensions")
-        self.page.observe(lambda change: self._show_page(), names="value")
-        self.slider_box = widgets.VBox()
-        self._show_page()
+        return widgets.HBox(columns)
+
+    def _build_buttons(self) -> list:
         auto = widgets.Layout(width="auto")  # buttons as wide as their labels
         self.reset_button = widgets.Button(description="reset to origin", icon="crosshairs", layout=auto)
         self.sample_button = widgets.Button(description="sample from prior", icon="random", layout=auto)
         self.reset_button.on_click(lambda _: self.set_z(np.zeros(self.latent_dim)))
         self.sample_button.on_click(lambda _: self.set_z(np.random.randn(self.latent_dim)))
-        buttons = [self.reset_button, self.sample_button]
         self.index = self.encode_button = self.test_image = None
-        if data is not None:
-            self.index = widgets.BoundedIntText(value=0, min=0, max=len(data.test) - 1,
-                                                description="test image", layout=widgets.Layout(width="200px"))
-            self.encode_button = widgets.Button(description=f"encode with {self.names[0]}", icon="arrow-down",
-                                                layout=auto)
-            self.encode_button.on_click(lambda _: self.encode(self.index.value))
-            self.test_image = widgets.Image(format="png", width=56, height=56)  # the image to encode
-            self.index.observe(lambda change: self._show_test_image(), names="value")
-            self._show_test_image()
-            buttons += [self.index, self.test_image, self.encode_button]
-        self.status = widgets.HTML()
-        controls = [self.page] if len(self.page.options) > 1 else []
-        self.children = [widgets.HBox(columns), *controls, self.slider_box,
-                         widgets.HBox(buttons), self.status]
-        self.refresh()
+        if self.data is None:
+            return [self.reset_button, self.sample_button]
+        self.index = widgets.BoundedIntText(value=0, min=0, max=len(self.data.test) - 1,
+                                            description="test image", layout=widgets.Layout(width="200px"))
+        self.encode_button = widgets.Button(description=f"encode with {self.names[0]}", icon="arrow-down",
+                                            layout=auto)
+        self.encode_button.on_click(lambda _: self.encode(self.index.value))
+        self.test_image = widgets.Image(format="png", width=56, height=56)  # the image to encode
+        self.index.observe(lambda change: self._show_test_image(), names="value")
+        self._show_test_image()
+        return [self.reset_button, self.sample_button, self.index, self.test_image, self.encode_button]
 
     def _build_maps(self):
         if self.latent_dim != 2 or self.data is None:
