@@ -26,7 +26,7 @@ def execute(path: Path, timeout: int = 300) -> float:
     """Run one notebook top to bottom in its own folder and save it; return seconds taken."""
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    NotebookClient(nb, timeout=timeout, kernel_name="python3",
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,  # no timestamps: clean diffs
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     seconds = time.perf_counter() - start
     nbformat.write(nb, path)
