@@ -100,6 +100,19 @@ def cache_key(model: torch.nn.Module, data, settings: dict) -> str:
     return f"{model.config['class'].lower()}-z{model.latent_dim}-{digest}"
 
 
+def load_cached(path: Path, module: torch.nn.Module) -> dict | None:
+    """Load a cached checkpoint's weights into `module`; None (and a note) if absent or unusable."""
+    if not path.is_file():
+        return None
+    try:
+        payload = load_checkpoint(path)
+        module.load_state_dict(payload["state_dict"])
+        return payload
+    except (CheckpointError, RuntimeError) as err:
+        print(f"Ignoring an unusable cache file ({err}); training again.")
+        return None
+
+
 def reset_parameters(model: torch.nn.Module) -> None:
     """Re-draw every layer's initial weights from the current torch RNG state."""
     for module in model.modules():
@@ -118,14 +131,10 @@ def train_or_load(model: torch.nn.Module, data, *, epochs: int, seed: int = 0,
     settings = {"epochs": epochs, "seed": seed,
                 **{k: v for k, v in fit_kwargs.items() if k not in ("progress", "device")}}
     path = Path(cache_dir or model_cache_dir()) / f"{cache_key(model, data, settings)}.pt"
-    if path.is_file() and not retrain:
-        try:
-            payload = load_checkpoint(path)
-            model.load_state_dict(payload["state_dict"])
-            print(f"Loaded {type(model).__name__} from cache ({path.name}); retrain=True trains again.")
-            return History(**payload["history"])
-        except (CheckpointError, RuntimeError) as err:
-            print(f"Ignoring an unusable cache file ({err}); training again.")
+    payload = None if retrain else load_cached(path, model)
+    if payload is not None and payload.get("history") is not None:
+        print(f"Loaded {type(model).__name__} from cache ({path.name}); retrain=True trains again.")
+        return History(**payload["history"])
     set_seed(seed)
     reset_parameters(model)
     history = fit(model, data, epochs=epochs, **fit_kwargs)

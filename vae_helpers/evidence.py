@@ -61,11 +61,16 @@ def naive_log_evidence(log_likelihood: LogLikelihood, dim: int, samples: int,
     return log_mean_exp(log_likelihood(h)).item()
 
 
+def _sample_q(mu: torch.Tensor, logvar: torch.Tensor, samples: int, generator: torch.Generator | None):
+    """`samples` draws from q = N(mu, exp(logvar)): returns h (samples, d), mu (1, d), std (1, d)."""
+    mu, std = mu.reshape(1, -1).cpu(), torch.exp(0.5 * logvar.reshape(1, -1).cpu())
+    return mu + std * torch.randn(samples, mu.shape[1], generator=generator), mu, std
+
+
 def importance_log_evidence(log_likelihood: LogLikelihood, mu: torch.Tensor, logvar: torch.Tensor,
                             samples: int, generator: torch.Generator | None = None) -> float:
     """log p(x) ~ log mean_k p(x|h_k) p(h_k) / q(h_k|x) with h_k drawn from q = N(mu, exp(logvar))."""
-    mu, std = mu.reshape(1, -1).cpu(), torch.exp(0.5 * logvar.reshape(1, -1).cpu())
-    h = mu + std * torch.randn(samples, mu.shape[1], generator=generator)
+    h, mu, std = _sample_q(mu, logvar, samples, generator)
     log_weights = log_likelihood(h) + log_normal(h) - log_normal(h, mu, std)
     return log_mean_exp(log_weights).item()
 
@@ -73,9 +78,8 @@ def importance_log_evidence(log_likelihood: LogLikelihood, mu: torch.Tensor, log
 def elbo_estimate(log_likelihood: LogLikelihood, mu: torch.Tensor, logvar: torch.Tensor, samples: int,
                   generator: torch.Generator | None = None) -> float:
     """ELBO = E_q[log p(x|h)] - KL(q(h|x) || p(h)), the expectation by `samples` draws from q, in nats."""
-    mu, logvar = mu.reshape(1, -1).cpu(), logvar.reshape(1, -1).cpu()
-    h = mu + torch.exp(0.5 * logvar) * torch.randn(samples, mu.shape[1], generator=generator)
-    return (log_likelihood(h).mean() - kl_divergence(mu, logvar)[0]).item()
+    h, mu, std = _sample_q(mu, logvar, samples, generator)
+    return (log_likelihood(h).mean() - kl_divergence(mu, logvar.reshape(1, -1).cpu())[0]).item()
 
 
 class LinearGaussianModel:

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoints import CheckpointError, atomic_save, config_digest, load_checkpoint, model_cache_dir
+from .checkpoints import atomic_save, config_digest, load_cached, model_cache_dir
 from .metrics import nearest_distance
 from .training import set_seed
 
@@ -88,12 +88,8 @@ def realism_judge(data, *, epochs: int = 15, seed: int = 0, cache_dir=None) -> R
     judge = RealismJudge(data.train)
     digest = config_digest({"class": "RealismJudge", "version": 1}, data, {"epochs": epochs, "seed": seed})
     path = Path(cache_dir or model_cache_dir()) / f"judge-{digest}.pt"
-    if path.is_file():
-        try:
-            judge.net.load_state_dict(load_checkpoint(path)["state_dict"])
-            return judge.eval()
-        except (CheckpointError, RuntimeError) as err:
-            print(f"Ignoring an unusable cached judge ({err}); training again.")
+    if load_cached(path, judge.net) is not None:
+        return judge.eval()
     set_seed(seed)
     judge.fit(data.train, data.train_labels, epochs=epochs)
     atomic_save({"config": {"class": "RealismJudge"}, "state_dict": judge.net.state_dict()}, path)

@@ -172,7 +172,7 @@ def plot_encode_decode(ae: torch.nn.Module, vae: torch.nn.Module, x: torch.Tenso
     mu, logvar = (t[0].cpu().numpy() for t in vae.encode(x))
     std = np.exp(0.5 * logvar)
     z_vae = mu + std * np.random.default_rng(seed).standard_normal(mu.shape)
-    outputs = {"AE": ae.decode(torch.tensor(z_ae[None], dtype=torch.float32)),
+    outputs = {"AE": ae.decode(torch.tensor(z_ae[None], dtype=torch.float32, device=ae.device)),
                "VAE": vae.decode(torch.tensor(z_vae[None], dtype=torch.float32, device=vae.device))}
     from matplotlib.patches import FancyArrowPatch
 
