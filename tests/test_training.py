@@ -84,3 +84,31 @@ def test_fit_rejects_bad_input(mnist5k):
 
 def test_default_device_is_usable():
     assert torch.zeros(1, device=vh.default_device()).device.type in {"cpu", "cuda", "mps"}
+
+
+def test_a_non_finite_loss_stops_training_and_restores_the_last_finite_weights(mnist5k, capsys):
+    vh.set_seed(0)
+    model = vh.VAE(2, hidden=(32,))
+    history = vh.fit(model, mnist5k.train[:400], epochs=2, batch_size=100, progress=False)
+    good = [p.detach().clone() for p in model.parameters()]
+    history = vh.fit(model, mnist5k.train[:400], epochs=5, batch_size=100, lr=1e9, progress=False,
+                     precision="fp32")  # an absurd learning rate: the loss overflows
+    out = capsys.readouterr().out
+    assert history.stopped and "non-finite" in history.stopped
+    assert "Training stopped" in out and "batch" in out and "smaller learning rate" in out
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert history.epochs < 5 and all(np.isfinite(history.train_loss))
+    if history.epochs == 0:  # stopped in the first epoch: back to the weights it started with
+        assert all(torch.equal(a, b) for a, b in zip(good, model.parameters()))
+
+
+def test_precision_auto_and_schedule():
+    from vae_helpers.training import lr_factor, resolve_precision
+    assert resolve_precision("auto", torch.device("cuda")) == "fp32"
+    assert resolve_precision("fp32", torch.device("cpu")) == "fp32"
+    with pytest.raises(ValueError, match="precision"):
+        resolve_precision("fp16", torch.device("cpu"))
+    factors = [lr_factor(s, 100, 0.6) for s in range(100)]
+    assert factors[:40] == [1.0] * 40 and factors[-1] == pytest.approx(1 / 60)
+    assert all(a >= b for a, b in zip(factors, factors[1:]))
+    assert lr_factor(99, 100, 0.0) == 1.0

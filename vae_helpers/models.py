@@ -6,6 +6,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from .checks import as_images
+
 IMAGE_SHAPE = (1, 28, 28)
 N_PIXELS = 28 * 28
 
@@ -53,6 +55,10 @@ class _EncoderDecoder(nn.Module):
     def _encoder_output(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x.reshape(len(x), -1))  # (B, 1, 28, 28) -> (B, code_factor * latent_dim)
 
+    def encode(self, x: torch.Tensor):
+        """Check the images, then encode: z (B, latent_dim) for an AE, (mu, logvar) for a VAE."""
+        return self._encode(as_images(x, "images to encode").to(self.device))
+
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
         """Pixel logits shaped like the images: (B, latent_dim) -> (B, 1, 28, 28)."""
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
@@ -70,7 +76,7 @@ class _EncoderDecoder(nn.Module):
 class Autoencoder(_EncoderDecoder):
     """A deterministic autoencoder: each image is encoded as one point z."""
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
+    def _encode(self, x: torch.Tensor) -> torch.Tensor:
         """The code of each image: (B, 1, 28, 28) -> z (B, latent_dim)."""
         return self._encoder_output(x)
 
@@ -80,7 +86,7 @@ class Autoencoder(_EncoderDecoder):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Reconstruction logits: (B, 1, 28, 28) -> (B, 1, 28, 28)."""
-        return self.decode_logits(self.encode(x))
+        return self.decode_logits(self._encode(x))
 
 
 class VAE(_EncoderDecoder):
@@ -88,7 +94,7 @@ class VAE(_EncoderDecoder):
 
     code_factor = 2
 
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and log-variance of q(z|x): (B, 1, 28, 28) -> two (B, latent_dim) tensors."""
         mu, logvar = self._encoder_output(x).chunk(2, dim=1)
         return mu, logvar
@@ -99,7 +105,7 @@ class VAE(_EncoderDecoder):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Reconstruction logits from one sample of q(z|x), with mu and logvar."""
-        mu, logvar = self.encode(x)
+        mu, logvar = self._encode(x)
         return self.decode_logits(reparameterize(mu, logvar)), mu, logvar
 
 

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field, asdict
 import numpy as np
 import torch
 
+from .checks import as_images
 from .losses import model_loss
+from .progress import progress as progress_bar
 
 
 def set_seed(seed: int) -> None:
@@ -39,6 +41,8 @@ class History:
     test_kl: list[float] = field(default_factory=list)
     seconds: float = 0.0          # wall-clock training time
     interrupted: bool = False     # True when stopped early by KeyboardInterrupt
+    stopped: str = ""             # why training stopped early on its own (a non-finite loss), else ""
+    precision: str = "fp32"       # arithmetic used for training: "fp32" or "bf16" (autocast)
 
     @property
     def epochs(self) -> int:
@@ -53,73 +57,118 @@ class History:
         if not self.epochs:
             return "History(no epoch completed)"
         test = f", test {self.test_loss[-1]:.1f}" if self.test_loss else ""
+        flags = ", interrupted" if self.interrupted else ", stopped early" if self.stopped else ""
         return (f"History({self.epochs} epochs, train {self.train_loss[-1]:.1f}{test} "
-                f"nats/image, {self.seconds:.1f} s{', interrupted' if self.interrupted else ''})")
+                f"nats/image, {self.seconds:.1f} s{flags})")
 
 
 def _split(data) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Accept a Dataset (train and test) or a single tensor of training images."""
-    if isinstance(data, torch.Tensor):
+    if isinstance(data, (torch.Tensor, np.ndarray)):
         return data, None
     if hasattr(data, "train") and hasattr(data, "test"):
         return data.train, data.test
     raise TypeError(f"fit expects a Dataset or a tensor of images, got {type(data).__name__}.")
 
 
+def bf16_is_fast(device: torch.device) -> bool:
+    """True on a CPU with native bfloat16 arithmetic (AVX512-BF16 or AMX), where bf16 autocast is ~1.5x faster."""
+    if device.type != "cpu":
+        return False
+    cpu = getattr(torch, "cpu", None)
+    return any(bool(getattr(cpu, name, lambda: False)()) for name in
+               ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """"auto" -> "bf16" on a CPU with native bfloat16, else "fp32"; "fp32" and "bf16" pass through."""
+    if precision not in ("auto", "fp32", "bf16"):
+        raise ValueError(f"precision must be 'auto', 'fp32' or 'bf16', got {precision!r}.")
+    if precision == "auto":
+        return "bf16" if bf16_is_fast(device) else "fp32"
+    return precision
+
+
+def make_optimizer(model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
+    """Adam, fused into one kernel where the device supports it (fewer, larger operations per step)."""
+    try:
+        return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
+    except (RuntimeError, TypeError):  # a device or build without the fused kernel
+        return torch.optim.Adam(model.parameters(), lr=lr)
+
+
+def lr_factor(step: int, total: int, decay: float) -> float:
+    """Learning-rate multiplier: 1 for the first (1 - decay) of training, then falling linearly to ~0."""
+    if decay <= 0:
+        return 1.0
+    return min(1.0, (total - step) / (decay * total))
+
+
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, x: torch.Tensor, *, beta: float = 1.0,
              batch_size: int = 1000) -> dict[str, float]:
     """Mean loss, reconstruction and KL over `x`, in nats per image (eval mode, no gradients)."""
+    x = as_images(x, "images to evaluate")
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    sums = np.zeros(3)
+    sums = torch.zeros(3, dtype=torch.float64)
     for i in range(0, len(x), batch_size):
         xb = x[i:i + batch_size].to(device)
-        parts = model_loss(model, xb, beta)
-        sums += np.array([p.item() for p in parts]) * len(xb)
+        sums += torch.stack(model_loss(model, xb, beta)).double().cpu() * len(xb)
     model.train(was_training)
-    total, recon, kl = sums / len(x)
+    total, recon, kl = (sums / len(x)).tolist()
     return {"loss": total, "recon": recon, "kl": kl}
 
 
-def fit(model: torch.nn.Module, data, *, epochs: int, lr: float = 1e-3, batch_size: int = 128,
-        beta: float = 1.0, test: torch.Tensor | None = None, device: str | torch.device | None = None,
-        progress: bool = True) -> History:
+def fit(model: torch.nn.Module, data, *, epochs: int, lr: float = 3e-3, lr_decay: float = 0.6,
+        batch_size: int = 128, beta: float = 1.0, test: torch.Tensor | None = None,
+        device: str | torch.device | None = None, precision: str = "auto", progress: bool = True) -> History:
     """Train with Adam for `epochs` and return the per-epoch History (nats per image).
 
     `data` is a Dataset (its train and test images are used) or a tensor of training images
-    (then `test` is optional). Ctrl-C / KeyboardInterrupt stops cleanly after the current
-    batch: the model keeps its weights and the history its completed epochs.
+    (then `test` is optional). The learning rate is `lr` for the first 40% of the steps and then
+    falls linearly to ~0 (`lr_decay=0` keeps it constant). `precision="auto"` trains in bfloat16
+    autocast on CPUs with native bf16 (about 1.5x faster; evaluation stays float32).
+    Ctrl-C stops cleanly after the current batch (model and completed epochs kept); a non-finite
+    loss stops training and restores the weights of the last finite epoch.
     """
-    from tqdm.auto import tqdm  # imported late: keeps `import vae_helpers` light
-
     train, data_test = _split(data)
     test = data_test if test is None else test
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be >= 1, got {epochs} and {batch_size}.")
+    train = as_images(train, "training images")
+    test = as_images(test, "test images") if test is not None else None
     device = torch.device(device) if device is not None else default_device()
+    history = History(precision=resolve_precision(precision, device))
     model.to(device)
     train = train.to(device)  # whole set on the device once: no per-sample DataLoader cost
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    history, start = History(), time.perf_counter()
-    bar = tqdm(range(epochs), desc=f"Training {type(model).__name__}", unit="epoch", disable=not progress)
+    optimizer = make_optimizer(model, lr)
+    steps_per_epoch = -(-len(train) // batch_size)
+    bar = progress_bar(range(epochs), desc=f"Training {type(model).__name__}", unit="epoch", disable=not progress)
+    start, step = time.perf_counter(), 0
     try:
-        for _ in bar:
+        for epoch in bar:
             model.train()
-            sums = np.zeros(3)
-            for idx in torch.randperm(len(train)).split(batch_size):
-                xb = train[idx.to(device)]
-                parts = model_loss(model, xb, beta)
-                optimizer.zero_grad()
+            last_good = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            per_batch = torch.zeros(steps_per_epoch, 3, device=device)  # on the device: no sync per batch
+            for b, idx in enumerate(torch.randperm(len(train), device=device).split(batch_size)):
+                for group in optimizer.param_groups:
+                    group["lr"] = lr * lr_factor(step, epochs * steps_per_epoch, lr_decay)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=history.precision == "bf16"):
+                    parts = model_loss(model, train[idx], beta)
+                optimizer.zero_grad(set_to_none=True)
                 parts.total.backward()
                 optimizer.step()
-                sums += np.array([p.item() for p in parts]) * len(xb)
-            _record(history, "train", sums / len(train))
+                per_batch[b] = torch.stack(parts).detach().float() * len(idx)
+                step += 1
+            if not _finite_epoch(per_batch, history, model, last_good, epoch, lr):
+                break
+            _record(history, "train", (per_batch.sum(0) / len(train)).tolist())
             if test is not None:
                 t = evaluate(model, test, beta=beta)
                 _record(history, "test", (t["loss"], t["recon"], t["kl"]))
-            bar.set_postfix(_postfix(history))
+            bar.set_postfix_str(_postfix(history), refresh=False)
     except KeyboardInterrupt:
         history.interrupted = True
         print(f"Interrupted after {history.epochs} complete epoch(s); the model keeps its current weights.")
@@ -130,6 +179,23 @@ def fit(model: torch.nn.Module, data, *, epochs: int, lr: float = 1e-3, batch_si
     return history
 
 
+def _finite_epoch(per_batch: torch.Tensor, history: History, model: torch.nn.Module, last_good: dict,
+                  epoch: int, lr: float) -> bool:
+    """False (and the model restored to its last finite weights) if any batch loss of the epoch was NaN or inf."""
+    bad = (~torch.isfinite(per_batch).all(dim=1)).nonzero()
+    if len(bad) == 0:
+        return True
+    batch = int(bad[0, 0])
+    model.load_state_dict(last_good)
+    history.stopped = (f"non-finite loss in epoch {epoch + 1}, batch {batch + 1}; weights restored "
+                       f"to the end of epoch {epoch}")
+    print(f"Training stopped: the loss became {per_batch[batch, 0].item()} in epoch {epoch + 1}, "
+          f"batch {batch + 1}. The model keeps its weights from the end of epoch {epoch} (the last finite "
+          f"ones). Try a smaller learning rate (lr={lr / 3:.1e}), check the data for extreme values, or use "
+          f"precision='fp32'.")
+    return False
+
+
 def _record(history: History, split: str, values) -> None:
     total, recon, kl = (float(v) for v in values)
     getattr(history, f"{split}_loss").append(total)
@@ -137,8 +203,6 @@ def _record(history: History, split: str, values) -> None:
     getattr(history, f"{split}_kl").append(kl)
 
 
-def _postfix(history: History) -> dict[str, str]:
-    post = {"train": f"{history.train_loss[-1]:.1f}"}
-    if history.test_loss:
-        post["test"] = f"{history.test_loss[-1]:.1f}"
-    return post
+def _postfix(history: History) -> str:
+    test = f", test {history.test_loss[-1]:.1f}" if history.test_loss else ""
+    return f"train {history.train_loss[-1]:.1f}{test} nats/image"
