@@ -1,12 +1,20 @@
-"""The latent explorer (driven without a browser or kernel), interpolation and the manifold grid."""
+"""The latent explorer's Python side (payload, ranges, still picture, sync traits), interpolation, manifold.
+
+What the browser does with the payload is tested in tests/browser (a real chromium).
+"""
 import base64
+import io
+import json
+import re
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 import vae_helpers as vh
+from vae_helpers import payload as pl
 from vae_helpers import widgets as w
 
 
@@ -21,113 +29,113 @@ def trained(mnist5k):
     return models["Autoencoder"], models["VAE"]
 
 
-def expected_png_array(model, z, scale=w.SCALE):
-    """What the explorer must show at z: the decoded probabilities as uint8, upscaled."""
-    probs = model.decode(torch.tensor([z], dtype=torch.float32))[0, 0].detach().numpy()
-    return np.rint(probs * 255).astype(np.uint8).repeat(scale, 0).repeat(scale, 1)
+def test_quantised_weights_decode_like_the_float_model(trained):
+    for model in trained:
+        layers = pl.mlp_payload(model.decoder)
+        assert [(l["in"], l["out"]) for l in layers] == [(2, 32), (32, 64), (64, 784)]
+        z = torch.randn(200, 2) * 3
+        exact = model.decode(z).reshape(200, 784).detach().numpy()
+        assert np.abs(pl.decode_numpy(layers, z.numpy()) - exact).max() < 0.05  # int8, a scale per 64 weights
+        w_q, b_q = pl.dequantize(layers[0])
+        assert np.abs(w_q - model.decoder[0].weight.detach().numpy()).max() <= \
+            np.abs(model.decoder[0].weight.detach().numpy()).max() / 254 + 1e-7  # half a quantisation step
 
 
-def test_png_roundtrip_is_exact_and_upscaled():
-    image = np.linspace(0, 1, 784).reshape(28, 28)
-    back = w.read_png(w.to_png(image, scale=3))
-    assert back.shape == (84, 84) and back.dtype == np.uint8
-    assert np.array_equal(back[::3, ::3], np.rint(image * 255).astype(np.uint8))
-    assert np.array_equal(back[1::3, 2::3], back[::3, ::3])  # nearest neighbour: blocks of equal pixels
+def test_group_sizes_cover_each_row():
+    assert pl.group_size(2) == 2 and pl.group_size(64) == 64 and pl.group_size(400) == 58 and pl.group_size(784) == 61
+    layer = torch.nn.Linear(400, 3)
+    spec = pl.quantize(layer)
+    assert len(pl.unb64(spec["scale"], np.float32)) == 3 * 7  # ceil(400 / 58) = 7 groups per row
 
 
-def test_moving_a_slider_redraws_every_model(trained, mnist5k):
+def test_payload_size_of_the_default_model_is_within_budget():
+    vae = vh.VAE(2)
+    size = pl.payload_bytes(pl.mlp_payload(vae.decoder))
+    assert 0.35e6 < size < 0.5e6  # the d-400-784 decoder: 314k weights as int8 in base64 (budget 0.5 MB)
+
+
+def test_start_point_is_each_models_own_code_and_ranges_cover_the_codes(trained, mnist5k):
     ae, vae = trained
-    explorer = vh.latent_explorer(ae, vae, names=["AE", "VAE"], data=mnist5k)
-    before = [img.value for img in explorer.images]
-    explorer.sliders[1].value = 1.5
-    assert explorer.z.tolist() == pytest.approx([0.0, 1.5])
-    for model, image, old in zip((ae, vae), explorer.images, before):
-        assert image.value != old
-        assert np.abs(w.read_png(image.value).astype(int)
-                      - expected_png_array(model, [0.0, 1.5]).astype(int)).max() <= 1
-    assert "+1.50" in explorer.status.value
+    explorer = vh.latent_explorer(ae, vae, names=["AE", "VAE"], data=mnist5k, start=5)
+    codes = [vh.embed(m, mnist5k.test[5:6])[0].numpy() for m in (ae, vae)]
+    for got, want in zip(explorer.model_z, codes):
+        assert got == pytest.approx(want, abs=1e-5)
+    assert explorer.z == pytest.approx(codes[0], abs=1e-5)  # the sliders show the first model's code
+    ae_codes = vh.embed(ae, mnist5k.test).numpy()
+    for d, (lo, hi) in enumerate(explorer.limits):
+        assert lo <= min(ae_codes[:, d].min(), -3, 0) + 1e-6 and hi >= max(ae_codes[:, d].max(), 3, 0) - 1e-6
+        assert abs(lo / w.STEP - round(lo / w.STEP)) < 1e-6  # ends on the slider grid: reset lands on 0
+    decoded = explorer.decoded()
+    assert np.allclose(decoded[1], vae.decode(torch.tensor(codes[1][None]))[0, 0].detach().numpy(), atol=1e-6)
 
 
-def test_slider_ranges_prior_for_vae_codes_for_ae(trained, mnist5k):
+def test_set_z_and_encode_move_the_synced_point(trained, mnist5k):
     ae, vae = trained
-    vae_only = vh.latent_explorer(vae, data=mnist5k)
-    assert [(s.min, s.max) for s in vae_only.sliders] == [(-3.0, 3.0)] * 2
-    codes = vh.embed(ae, mnist5k.test).numpy()
-    ae_only = vh.latent_explorer(ae, data=mnist5k)
-    for d, s in enumerate(ae_only.sliders):
-        assert s.min <= codes[:, d].min() + 0.01 and s.max >= codes[:, d].max() - 0.01
-        assert s.max - s.min < 1.3 * (codes[:, d].max() - codes[:, d].min()) + 0.02
-    with pytest.raises(ValueError, match="pass data"):
-        vh.latent_explorer(ae)
+    explorer = vh.latent_explorer(ae, vae, data=mnist5k, start=None)
+    assert explorer.z.tolist() == [0.0, 0.0] and explorer.model_points == []
+    explorer.set_z([0.5, -1.0])
+    assert explorer.point == [0.5, -1.0] and all(np.allclose(z, [0.5, -1.0]) for z in explorer.model_z)
+    explorer.set_z([1e6, -1e6])  # clipped to the sliders' range
+    assert explorer.z.tolist() == pytest.approx(explorer.limits[:, [1, 0]].diagonal().tolist())
+    explorer.encode(17)
+    assert explorer.model_z[1] == pytest.approx(vh.embed(vae, mnist5k.test[17:18])[0].numpy(), abs=1e-5)
+    with pytest.raises(ValueError, match="latent_dim=2"):
+        explorer.set_z([1, 2, 3])
+    explorer.drawing_pixels = [0.5] * 784  # what the browser sends after a drawing
+    assert explorer.drawing.shape == (28, 28)
 
 
-def test_reset_lands_exactly_on_the_origin(trained, mnist5k):
-    ae, _ = trained
-    explorer = vh.latent_explorer(ae, data=mnist5k)
-    explorer.set_z([0.37, -0.41])
-    explorer.reset_button.click()
-    assert explorer.z.tolist() == [0.0, 0.0]  # slider ends are multiples of the step, so 0 is on the grid
-    for s in explorer.sliders:
-        assert abs(s.min / s.step - round(s.min / s.step)) < 1e-6
+def test_output_bundle_holds_a_still_a_live_page_and_a_text_line(trained, mnist5k):
+    explorer = vh.latent_explorer(*trained, names=["AE", "VAE"], data=mnist5k)
+    data, metadata = explorer._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" not in data  # no view to break when the kernel is gone
+    picture = np.asarray(Image.open(io.BytesIO(base64.b64decode(data["image/png"]))))
+    assert picture.shape[0] > 200 and picture.shape[1] > 400
+    assert "run the notebook" in data["text/plain"] and metadata["image/png"]["alt"] == explorer.describe()
+    page = data["text/html"]
+    assert re.search(r'<img alt="Latent explorer \(still picture\): AE, VAE', page) and "run the notebook" in page
+    payload = json.loads(re.search(r'class="vh-payload">(.*?)</script>', page, re.S).group(1).replace("<\\/", "</"))
+    assert payload["key"] == explorer.key and len(payload["models"]) == 2 and payload["maps"] is not None
+    assert payload["n_test"] == 200 and len(base64.b64decode(payload["labels"])) == 1000
+    assert "window.vhExplorer.boot(document.currentScript)" in page
+    assert not re.search(r"https?://", page)  # nothing fetched from the network
+    assert w.fmt(-1.25) == "\u22121.25" and w.fmt(0.5) == "+0.50"  # one minus sign throughout
+    at_point = vh.latent_explorer(*trained, data=mnist5k, z=[-1.0, 0.5])
+    assert "z = (\u22121.00, +0.50)" in at_point.describe()
 
 
-def test_buttons_reset_sample_and_encode(trained, mnist5k):
-    ae, vae = trained
-    explorer = vh.latent_explorer(vae, ae, data=mnist5k)
-    np.random.seed(0)
-    explorer.sample_button.click()
-    sampled = explorer.z.copy()
-    assert np.abs(sampled).sum() > 0
-    explorer.reset_button.click()
-    assert explorer.z.tolist() == [0.0, 0.0]
-    explorer.index.value = 17
-    shown = w.read_png(explorer.test_image.value)[::2, ::2]
-    assert abs(shown.astype(int) - np.rint(mnist5k.test[17, 0].numpy() * 255)).max() <= 1  # preview follows the index
-    explorer.encode_button.click()
-    mean = vh.embed(vae, mnist5k.test[17:18])[0].numpy()
-    assert explorer.z == pytest.approx(mean, abs=0.051)  # sliders snap to their 0.05 step
-    assert explorer.encode_button.description == "encode with VAE"
-
-
-def test_latent_map_marker_follows_the_sliders(trained, mnist5k):
-    ae, vae = trained
+def test_large_latent_and_collapsed_dimensions(mnist5k):
+    vh.set_seed(0)
+    vae = vh.VAE(6, hidden=(32,))
+    vh.fit(vae, mnist5k.train[:1000], epochs=3, beta=4.0, progress=False)
     explorer = vh.latent_explorer(vae, data=mnist5k)
-    latent_map = explorer.maps[0]
-    explorer.set_z([-2.0, 2.0])
-    top_left = latent_map.pixel([-2.0, 2.0])
-    explorer.set_z([2.0, -2.0])
-    bottom_right = latent_map.pixel([2.0, -2.0])
-    assert top_left[0] < bottom_right[0] and top_left[1] < bottom_right[1]  # row grows downwards
-    shown = w.read_png(explorer.map_images[0].value)
-    assert shown.shape[2] == 3 and shown[bottom_right].tolist() == [0, 0, 0]  # the marker is drawn where z is
-    assert latent_map.pixel([100.0, 100.0]) == latent_map.pixel([3.0, 3.0])  # clamped to the map
+    active = vh.metrics.active_units(vae, mnist5k.test[:1000])
+    assert explorer.inactive[0] == (~active).tolist()
+    payload = explorer.payload()
+    assert payload["maps"] is None and payload["latent_dim"] == 6
+    assert vh.latent_explorer(vae, inactive=[[True] * 6]).inactive == [[True] * 6]
 
 
-def test_large_latent_is_paged(mnist5k):
-    vae = vh.VAE(20, hidden=(16,))
-    explorer = vh.latent_explorer(vae, dims_per_page=8)
-    assert len(explorer.sliders) == 20
-    assert len(explorer.page.options) == 3 and len(explorer.slider_box.children) == 8
-    explorer.page.value = 16
-    assert [s.description for s in explorer.slider_box.children] == ["z[16]", "z[17]", "z[18]", "z[19]"]
-    explorer.sliders[19].value = 2.0  # every dimension stays reachable
-    assert explorer.z[19] == 2.0
-    assert explorer.maps == [] and explorer.encode_button is None
+def test_draw_ships_the_encoders(trained, mnist5k):
+    plain = vh.latent_explorer(*trained, data=mnist5k)
+    drawing = vh.latent_explorer(*trained, data=mnist5k, draw=True)
+    assert all(m["encoder"] is None for m in plain.payload()["models"])
+    assert all(m["encoder"] is not None for m in drawing.payload()["models"])
+    assert drawing.payload_bytes > 1.9 * plain.payload_bytes
 
 
-def test_mismatched_latent_dims_are_refused():
+def test_bad_arguments_are_refused(trained, mnist5k):
+    ae, vae = trained
     with pytest.raises(ValueError, match="share latent_dim.*Autoencoder: 2, VAE: 3"):
         vh.latent_explorer(vh.Autoencoder(2), vh.VAE(3))
     with pytest.raises(ValueError, match="at least one model"):
         vh.latent_explorer()
-
-
-def test_stored_output_has_a_still_picture(trained, mnist5k):
-    explorer = vh.latent_explorer(*trained, data=mnist5k)
-    bundle = explorer._repr_mimebundle_()
-    assert "application/vnd.jupyter.widget-view+json" in bundle
-    picture = w.read_png(base64.b64decode(bundle["image/png"]))
-    assert picture.ndim == 3 and picture.shape[0] > 200 and picture.shape[1] > 400
+    with pytest.raises(ValueError, match="pass data"):
+        vh.latent_explorer(ae)  # an AE's codes have no known range without data
+    with pytest.raises(ValueError, match="start must be"):
+        vh.latent_explorer(vae, data=mnist5k, start=5000)
+    with pytest.raises(ValueError, match="2 names for 1 models"):
+        vh.latent_explorer(vae, names=["a", "b"])
 
 
 def test_interpolate_ends_at_the_reconstructions(trained, mnist5k):

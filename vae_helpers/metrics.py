@@ -28,3 +28,17 @@ def gaussian_kl_to_prior(z: torch.Tensor) -> float:
     """KL(N(m, S) || N(0, I)) in nats for the Gaussian fitted to the rows of z (mean m, covariance S)."""
     m, S = z.mean(dim=0), torch.cov(z.T).reshape(z.shape[1], z.shape[1])
     return 0.5 * (torch.trace(S) + m @ m - len(m) - torch.logdet(S)).item()
+
+
+@torch.no_grad()
+def kl_per_dimension(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Mean KL(q(z_j|x) || N(0, 1)) of each latent dimension over images `x`, in nats: (latent_dim,)."""
+    mu, logvar = model.encode(x)
+    return (0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)).mean(dim=0).cpu()
+
+
+@torch.no_grad()
+def active_units(model: torch.nn.Module, x: torch.Tensor, threshold: float = 0.01) -> torch.Tensor:
+    """Which latent dimensions are used (Burda et al. 2015): Var over x of the mean E_q[z_j] above `threshold`."""
+    mu = model.encode(x)[0].cpu()
+    return mu.var(dim=0) > threshold

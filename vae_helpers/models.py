@@ -33,7 +33,7 @@ class _EncoderDecoder(nn.Module):
 
     code_factor = 1  # outputs per latent dimension (1 for a point, 2 for a mean and a log-variance)
 
-    def __init__(self, latent_dim: int = 2, hidden: Sequence[int] = (512, 256)):
+    def __init__(self, latent_dim: int = 2, hidden: Sequence[int] = (400,)):
         super().__init__()
         if int(latent_dim) < 1:
             raise ValueError(f"latent_dim must be a positive integer, got {latent_dim!r}.")

@@ -1,121 +1,50 @@
-"""The latent explorer: one slider per latent dimension driving every model's decoder side by side.
+"""The latent explorer: one slider per latent dimension driving every model's decoder, in the browser.
 
-Images are rendered as PNG bytes into `ipywidgets.Image` (about 1 ms a move), not as new
-matplotlib figures (about 20 ms). The rendering path is plain functions, testable without a kernel.
+`latent_explorer(*models, data=...)` returns a `LatentExplorer`. Displayed, it is an HTML output
+holding a still picture, the models' weights (int8) and a small script (static/explorer.js) that
+replaces the picture with the live explorer wherever the page runs scripts: JupyterLab and
+Notebook 7 (trusted outputs), an nbconvert HTML export, the course website. Renderers without
+scripts (GitHub, an untrusted notebook) keep the picture. Being an anywidget too, the explorer
+links the page to Python while its kernel runs: `explorer.z` follows the sliders and
+`explorer.set_z(...)` moves them.
 """
 from __future__ import annotations
 
 import base64
+import html
 import io
-import math
+import json
+import uuid
 from collections.abc import Sequence
+from importlib import resources
 
-import ipywidgets as widgets
+import anywidget
 import numpy as np
 import torch
+import traitlets
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image as PILImage
 
 from .latent import code_box
+from .metrics import active_units
 from .models import VAE
+from .payload import mlp_payload, payload_bytes
 from .plotting import embed
 
-SCALE = 8            # 28 px -> 224 px on screen, nearest neighbour: sharp on a projector
-MAP_PIXELS = 240     # side of the 2-D latent map, in screen pixels
+STEP = 0.05          # slider step in latent units
+N_TEST = 200         # test images shipped with an explorer for "another test digit" (balanced in mnist-5k)
+N_MAP = 1000         # test codes drawn on a 2-D latent map
+MINUS = "\u2212"
 
 
-# --- the rendering path: arrays in, PNG bytes out ------------------------------------
-
-def to_png(image: np.ndarray, scale: int = SCALE) -> bytes:
-    """PNG bytes of a (28, 28) grey image in [0, 1] (or an (H, W, 3) uint8 RGB image), upscaled."""
-    if image.dtype != np.uint8:
-        image = np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)
-    if scale > 1:
-        image = image.repeat(scale, axis=0).repeat(scale, axis=1)  # nearest neighbour
-    buffer = io.BytesIO()
-    PILImage.fromarray(image).save(buffer, format="PNG", compress_level=1)  # speed over size
-    return buffer.getvalue()
+def _static(name: str) -> str:
+    return resources.files("vae_helpers").joinpath("static", name).read_text(encoding="utf-8")
 
 
-def read_png(data: bytes) -> np.ndarray:
-    """Decode PNG bytes back to a uint8 array: (H, W) for grey, (H, W, 3) for colour or palette images."""
-    image = PILImage.open(io.BytesIO(data))
-    return np.asarray(image.convert("RGB") if image.mode == "P" else image)
-
-
-@torch.no_grad()
-def decode_image(model: torch.nn.Module, z: Sequence[float]) -> np.ndarray:
-    """The decoder's pixel probabilities at one latent point: (latent_dim,) -> (28, 28) in [0, 1]."""
-    z = torch.as_tensor(np.asarray(z, dtype=np.float32)).reshape(1, -1).to(model.device)
-    return model.decode(z)[0, 0].cpu().numpy()
-
-
-def render_decoded(model: torch.nn.Module, z: Sequence[float], scale: int = SCALE) -> bytes:
-    """PNG bytes of what `model` decodes at `z`."""
-    return to_png(decode_image(model, z), scale)
-
-
-class LatentMap:
-    """A 2-D latent map: data codes coloured by label, drawn once; only the marker moves."""
-
-    def __init__(self, codes: np.ndarray, labels: np.ndarray, limits: np.ndarray, title: str,
-                 pixels: int = MAP_PIXELS):
-        # A bare Agg figure, not pyplot: nothing appears in the notebook and no global state changes.
-        fig = Figure(figsize=(pixels / 80, pixels / 80), dpi=80)
-        canvas = FigureCanvasAgg(fig)
-        ax = fig.add_axes((0.16, 0.14, 0.8, 0.76))
-        ax.scatter(codes[:, 0], codes[:, 1], c=labels, cmap="tab10", vmin=-0.5, vmax=9.5, s=3, alpha=0.7)
-        ax.set_xlim(*limits[0])
-        ax.set_ylim(*limits[1])
-        ax.set_xlabel("z[0]", fontsize=9, labelpad=1)
-        ax.set_ylabel("z[1]", fontsize=9, labelpad=1)
-        ax.tick_params(labelsize=8)
-        ax.set_title(title, fontsize=9)
-        canvas.draw()
-        rgb = np.asarray(canvas.buffer_rgba())[..., :3]
-        # A palette image encodes ~10x faster than RGB: quantise the background once to 254
-        # colours and keep the last two palette slots for the marker (black and white).
-        quantised = PILImage.fromarray(rgb).quantize(colors=254)
-        self.background = np.asarray(quantised).copy()                    # (H, W) palette indices
-        self.palette = quantised.getpalette()[:254 * 3] + [0, 0, 0, 255, 255, 255]
-        self._to_pixels = ax.transData.transform
-        self._box = ax.get_window_extent().extents  # x0, y0, x1, y1 in display pixels (origin bottom-left)
-        self.height = self.background.shape[0]
-
-    BLACK, WHITE = 254, 255  # palette indices of the marker colours
-
-    def pixel(self, z: Sequence[float]) -> tuple[int, int]:
-        """(row, col) of latent point z on the map, clamped to the plotting area."""
-        x, y = self._to_pixels((float(z[0]), float(z[1])))
-        x0, y0, x1, y1 = self._box
-        x, y = min(max(x, x0), x1), min(max(y, y0), y1)
-        return int(round(self.height - y)), int(round(x))
-
-    def render(self, z: Sequence[float]) -> bytes:
-        """PNG bytes of the map with a cross marker at z (black on a white halo)."""
-        image = self.background.copy()
-        row, col = self.pixel(z)
-        for half, width, colour in ((7, 2, self.WHITE), (6, 1, self.BLACK)):
-            image[max(row - width, 0):row + width + 1, max(col - half, 0):col + half + 1] = colour
-            image[max(row - half, 0):row + half + 1, max(col - width, 0):col + width + 1] = colour
-        png = PILImage.fromarray(image, mode="P")
-        png.putpalette(self.palette)
-        buffer = io.BytesIO()
-        png.save(buffer, format="PNG", compress_level=0)
-        return buffer.getvalue()
-
-
-# --- the widget -----------------------------------------------------------------------
-
-def latent_explorer(*models: torch.nn.Module, names: Sequence[str] | None = None, data=None,
-                    dims_per_page: int = 8, scale: int = SCALE, step: float = 0.05):
-    """Sliders over the latent dimensions, each model's decoded image side by side (a widget).
-
-    `data` (a Dataset) gives the AE slider range, the 2-D latent maps and the "encode" button.
-    """
-    return LatentExplorer(models, names=names, data=data, dims_per_page=dims_per_page,
-                          scale=scale, step=step)
+def fmt(v: float, digits: int = 2) -> str:
+    """A signed number with a true minus sign (U+2212), as the explorer prints it: +0.50, −1.25."""
+    return f"{MINUS if v < 0 else '+'}{abs(v):.{digits}f}"
 
 
 def _shared_latent_dim(models) -> int:
@@ -128,163 +57,262 @@ def _shared_latent_dim(models) -> int:
     return dims.pop()
 
 
-class LatentExplorer(widgets.VBox):
-    """Sliders, buttons and one decoded image per model; every slider move redraws all models."""
+def _kind(model) -> str:
+    return "VAE" if isinstance(model, VAE) else "AE"
 
-    def __init__(self, models, *, names=None, data=None, dims_per_page=8, scale=SCALE, step=0.05):
-        super().__init__()
-        self._build(models, names=names, data=data, dims_per_page=dims_per_page, scale=scale, step=step)
 
-    def _repr_mimebundle_(self, **kwargs):
-        # Beside the live widget, a still picture for renderers without a kernel (GitHub, nbviewer).
-        bundle = super()._repr_mimebundle_(**kwargs)
-        bundle["image/png"] = base64.b64encode(self.snapshot()).decode("ascii")
-        return bundle
+def sprite_png(images: torch.Tensor, per_row: int = 20) -> bytes:
+    """Grey images (N, 1, 28, 28) in [0, 1] tiled row-major into one lossless PNG (the browser cuts it up)."""
+    pixels = np.rint(images.reshape(len(images), 28, 28).cpu().numpy() * 255).astype(np.uint8)
+    rows = -(-len(pixels) // per_row)
+    sheet = np.zeros((rows * 28, per_row * 28), dtype=np.uint8)
+    for k, image in enumerate(pixels):
+        r, c = divmod(k, per_row)
+        sheet[r * 28:(r + 1) * 28, c * 28:(c + 1) * 28] = image
+    buffer = io.BytesIO()
+    PILImage.fromarray(sheet).save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
 
-    def _build(self, models, *, names, data, dims_per_page, scale, step):
+
+def latent_explorer(*models: torch.nn.Module, names: Sequence[str] | None = None, data=None,
+                    start: int | None = 0, z: Sequence[float] | None = None, draw: bool = False,
+                    show_one: bool = False, inactive: Sequence[Sequence[bool]] | None = None,
+                    step: float = STEP) -> "LatentExplorer":
+    """Sliders over the latent dimensions, each model's decoded image side by side, decoded in the browser.
+
+    `data` (a Dataset) gives the slider range of an AE, the 2-D latent maps, and test images to
+    encode. The explorer opens at each model's own code of test image `start` (or at `z`, or at
+    the origin if both are None). `draw=True` adds a drawing pad (the encoders are shipped too);
+    `show_one=True` shows one model at a time with a menu to switch; `inactive` marks latent
+    dimensions per model (e.g. collapsed ones) in grey.
+    """
+    return LatentExplorer(models, names=names, data=data, start=start, z=z, draw=draw, show_one=show_one,
+                          inactive=inactive, step=step)
+
+
+class LatentExplorer(anywidget.AnyWidget):
+    """A latent explorer: HTML + script output, linked to Python through this (undisplayed) anywidget."""
+
+    _esm = _static("bridge.js")
+    key = traitlets.Unicode("").tag(sync=True)
+    point = traitlets.List(traitlets.Float(), default_value=[]).tag(sync=True)       # the sliders' z
+    model_points = traitlets.List(default_value=[]).tag(sync=True)                   # per model, after "encode"
+    drawing_pixels = traitlets.List(default_value=[]).tag(sync=True)                 # the last drawing, 784 values
+
+    def __init__(self, models, *, names=None, data=None, start=0, z=None, draw=False, show_one=False,
+                 inactive=None, step=STEP):
         self.latent_dim = _shared_latent_dim(models)
         self.models = list(models)
-        self.names = list(names) if names is not None else [type(m).__name__ for m in models]
+        self.names = list(names) if names is not None else [type(m).__name__ for m in self.models]
         if len(self.names) != len(self.models):
             raise ValueError(f"{len(self.names)} names for {len(self.models)} models.")
-        self.data, self.scale = data, scale
+        self.data, self.step, self.draw, self.show_one = data, step, draw, show_one
         for m in self.models:
             m.eval()
-        # Each model encodes the test images once: for the slider ranges and the latent maps.
-        self.codes = [embed(m, data.test) if data is not None else None for m in self.models]
-        self.sliders = self._build_sliders(step)
-        self.images = [widgets.Image(format="png", width=28 * scale, height=28 * scale) for _ in models]
-        self.maps, self.map_images = self._build_maps()
-        self.page = widgets.Dropdown(options=self._pages(dims_per_page), description="dimensions")
-        self.page.observe(lambda change: self._show_page(), names="value")
-        self.slider_box = widgets.VBox()
-        self._show_page()
-        self.status = widgets.HTML()
-        controls = [self.page] if len(self.page.options) > 1 else []
-        self.children = [self._model_columns(), *controls, self.slider_box,
-                         widgets.HBox(self._build_buttons()), self.status]
-        self.refresh()
+        self.test_images = data.test[:N_TEST] if data is not None else None
+        self.codes = [embed(m, data.test[:N_MAP]) if data is not None else None for m in self.models]
+        self.limits = self._slider_limits()
+        z_models = self._start_points(start, z)
+        super().__init__(key=uuid.uuid4().hex, point=[float(v) for v in z_models[0]],
+                         model_points=[[float(v) for v in p] for p in z_models] if start is not None and z is None
+                         else [])
+        self.start = start if z is None else None
+        self.inactive = [list(map(bool, flags)) for flags in inactive] if inactive is not None else \
+            [self._unused_dimensions(m) for m in self.models]
 
-    def _build_sliders(self, step: float) -> list:
-        boxes = np.stack([code_box(m, codes=c) for m, c in zip(self.models, self.codes)])  # (models, dim, 2)
-        # The union of the models' boxes, stretched to include the origin (the "reset" point).
-        self.limits = np.stack([np.minimum(boxes[:, :, 0].min(0), 0), np.maximum(boxes[:, :, 1].max(0), 0)], axis=1)
-        sliders = [widgets.FloatSlider(value=0.0, step=step, description=f"z[{i}]", continuous_update=True,
-                                       # ends on multiples of `step`: the slider's grid contains 0
-                                       min=round(step * math.floor(lo / step), 6),
-                                       max=round(step * math.ceil(hi / step), 6),
-                                       readout_format=".2f", layout=widgets.Layout(width="420px"))
-                   for i, (lo, hi) in enumerate(self.limits)]
-        self._holding = False
-        for s in sliders:
-            s.observe(self._on_slider, names="value")
-        return sliders
+    # --- where things are --------------------------------------------------------------------
 
-    def _model_columns(self):
-        columns = []
-        for i, name in enumerate(self.names):
-            parts = [widgets.HTML(f"<b style='font-size:16px'>{name}</b>"), self.images[i]]
-            if self.maps:
-                parts.append(self.map_images[i])
-            columns.append(widgets.VBox(parts, layout=widgets.Layout(align_items="center", margin="0 12px")))
-        return widgets.HBox(columns)
+    def _slider_limits(self) -> np.ndarray:
+        """(latent_dim, 2): the union of the models' boxes (prior +-3 for a VAE, codes for an AE), origin included."""
+        boxes = np.stack([code_box(m, codes=c) for m, c in zip(self.models, self.codes)])
+        low = np.minimum(boxes[:, :, 0].min(0), 0)
+        high = np.maximum(boxes[:, :, 1].max(0), 0)
+        return np.stack([self.step * np.floor(low / self.step), self.step * np.ceil(high / self.step)], axis=1).round(6)
 
-    def _build_buttons(self) -> list:
-        auto = widgets.Layout(width="auto")  # buttons as wide as their labels
-        self.reset_button = widgets.Button(description="reset to origin", icon="crosshairs", layout=auto)
-        self.sample_button = widgets.Button(description="sample from prior", icon="random", layout=auto)
-        self.reset_button.on_click(lambda _: self.set_z(np.zeros(self.latent_dim)))
-        self.sample_button.on_click(lambda _: self.set_z(np.random.randn(self.latent_dim)))
-        self.index = self.encode_button = self.test_image = None
-        if self.data is None:
-            return [self.reset_button, self.sample_button]
-        self.index = widgets.BoundedIntText(value=0, min=0, max=len(self.data.test) - 1,
-                                            description="test image", layout=widgets.Layout(width="200px"))
-        self.encode_button = widgets.Button(description=f"encode with {self.names[0]}", icon="arrow-down",
-                                            layout=auto)
-        self.encode_button.on_click(lambda _: self.encode(self.index.value))
-        self.test_image = widgets.Image(format="png", width=56, height=56)  # the image to encode
-        self.index.observe(lambda change: self._show_test_image(), names="value")
-        self._show_test_image()
-        return [self.reset_button, self.sample_button, self.index, self.test_image, self.encode_button]
+    def _start_points(self, start, z) -> list[np.ndarray]:
+        if z is not None:
+            z = np.asarray(z, dtype=np.float64).reshape(-1)
+            if len(z) != self.latent_dim:
+                raise ValueError(f"z has {len(z)} values; the models have latent_dim={self.latent_dim}.")
+            return [z] * len(self.models)
+        if start is None or self.data is None:
+            return [np.zeros(self.latent_dim)] * len(self.models)
+        if not 0 <= start < len(self.data.test):
+            raise ValueError(f"start must be a test image index from 0 to {len(self.data.test) - 1}, got {start}.")
+        return [embed(m, self.data.test[start:start + 1])[0].double().numpy() for m in self.models]
 
-    def _build_maps(self):
-        if self.latent_dim != 2 or self.data is None:
-            return [], []
-        labels = self.data.test_labels.numpy()
-        maps = [LatentMap(codes.numpy(), labels, self.limits,
-                          title=f"{name}: {'means' if isinstance(m, VAE) else 'codes'} of test images")
-                for m, name, codes in zip(self.models, self.names, self.codes)]
-        return maps, [widgets.Image(format="png") for _ in maps]
-
-    def _pages(self, per_page: int) -> list[tuple[str, int]]:
-        starts = range(0, self.latent_dim, max(1, per_page))
-        self._per_page = max(1, per_page)
-        return [(f"z[{s}] to z[{min(s + per_page, self.latent_dim) - 1}]", s) for s in starts]
-
-    def _show_page(self) -> None:
-        start = self.page.value
-        self.slider_box.children = self.sliders[start:start + self._per_page]
-
-    # --- state and callbacks -------------------------------------------------------------
+    def _unused_dimensions(self, model) -> list[bool]:
+        """Latent dimensions a VAE does not use (collapsed to the prior: see metrics.active_units)."""
+        if not isinstance(model, VAE) or self.data is None:
+            return [False] * self.latent_dim
+        return (~active_units(model, self.data.test[:N_MAP])).tolist()
 
     @property
     def z(self) -> np.ndarray:
-        """The current latent point, (latent_dim,)."""
-        return np.array([s.value for s in self.sliders], dtype=np.float32)
+        """The sliders' latent point, (latent_dim,); follows the browser while the kernel runs."""
+        return np.asarray(self.point, dtype=np.float32)
+
+    @property
+    def model_z(self) -> list[np.ndarray]:
+        """The point each model decodes: its own code after "encode", otherwise the sliders' z for all."""
+        if self.model_points:
+            return [np.asarray(p, dtype=np.float32) for p in self.model_points]
+        return [self.z] * len(self.models)
+
+    @property
+    def drawing(self) -> np.ndarray | None:
+        """The last drawing from the pad, preprocessed like MNIST, as (28, 28) in [0, 1]; None if none."""
+        return np.asarray(self.drawing_pixels, dtype=np.float32).reshape(28, 28) if self.drawing_pixels else None
 
     def set_z(self, z: Sequence[float]) -> None:
-        """Move every slider at once (clipped to its range) and redraw once."""
-        self._holding = True
-        try:
-            for s, v in zip(self.sliders, np.asarray(z, dtype=float)):
-                s.value = float(np.clip(v, s.min, s.max))
-        finally:
-            self._holding = False
-        self.refresh()
+        """Move the sliders (clipped to their range): every model decodes this z."""
+        z = np.asarray(z, dtype=np.float64).reshape(-1)
+        if len(z) != self.latent_dim:
+            raise ValueError(f"z has {len(z)} values; the models have latent_dim={self.latent_dim}.")
+        self.model_points = []
+        self.point = [float(v) for v in np.clip(z, self.limits[:, 0], self.limits[:, 1])]
 
     def encode(self, index: int) -> None:
-        """Jump to the code (AE) or mean (VAE) of test image `index`, encoded by the first model."""
+        """Put each model at its own code (AE: z, VAE: the mean) of test image `index`."""
         if self.data is None:
             raise ValueError("No data was given to the explorer, so there is no test image to encode.")
-        x = self.data.test[index:index + 1]
-        self.set_z(embed(self.models[0], x)[0].numpy())
+        points = [embed(m, self.data.test[index:index + 1])[0].double().tolist() for m in self.models]
+        self.model_points = points
+        self.point = points[0]
 
-    def _show_test_image(self) -> None:
-        self.test_image.value = to_png(self.data.test[self.index.value, 0].numpy(), scale=2)
+    @torch.no_grad()
+    def decoded(self) -> list[np.ndarray]:
+        """What each model shows now, decoded by torch in Python: a (28, 28) array per model."""
+        return [m.decode(torch.tensor(z, dtype=torch.float32, device=m.device).reshape(1, -1))[0, 0].cpu().numpy()
+                for m, z in zip(self.models, self.model_z)]
 
-    def _on_slider(self, change) -> None:
-        if not self._holding:
-            self.refresh()
+    # --- what the page receives -----------------------------------------------------------------
 
-    def refresh(self) -> None:
-        """Redraw every model's image (and marker) for the current sliders: the per-move work."""
-        z = self.z
-        for model, image in zip(self.models, self.images):
-            image.value = render_decoded(model, z, self.scale)
-        for latent_map, image in zip(self.maps, self.map_images):
-            image.value = latent_map.render(z)
-        clipped = [f"{v:+.2f}" for v in z[:8]]
-        self.status.value = f"z = [{', '.join(clipped)}{', ...' if len(z) > 8 else ''}]"
+    def payload(self) -> dict:
+        """Everything the browser needs, JSON-ready: weights (int8, base64), ranges, codes, test images."""
+        d = self.latent_dim
+        models = []
+        for i, m in enumerate(self.models):
+            entry = {"name": self.names[i], "kind": _kind(m), "decoder": mlp_payload(m.decoder),
+                     "encoder": mlp_payload(m.encoder) if self.draw else None, "inactive": self.inactive[i]}
+            if self.test_images is not None:
+                entry["test_codes"] = _b64_f32(embed(m, self.test_images))
+            models.append(entry)
+        payload = {"key": self.key, "latent_dim": d, "step": self.step, "limits": self.limits.tolist(),
+                   "z0": list(self.point), "model_z0": [list(map(float, p)) for p in self.model_z],
+                   "models": models, "show_one": self.show_one, "noun": self._noun(),
+                   "classes": list(self.data.classes) if self.data is not None else [], "maps": None,
+                   "note0": self._start_note()}
+        if self.data is not None:
+            payload.update(test_images=base64.b64encode(sprite_png(self.test_images)).decode("ascii"),
+                           n_test=len(self.test_images), start=self.start if self.start is not None and
+                           self.start < len(self.test_images) else None,
+                           test_labels=_b64_u8(self.data.test_labels[:N_TEST]))
+            if d == 2:
+                payload["labels"] = _b64_u8(self.data.test_labels[:N_MAP])
+                payload["maps"] = [{"codes": _b64_f32(c), "limits": _map_limits(m, c).tolist()}
+                                   for m, c in zip(self.models, self.codes)]
+        return payload
 
-    def snapshot(self) -> bytes:
-        """A still PNG of the current state: each model's image and, for a 2-D latent, its map."""
-        rows = 2 if self.maps else 1
-        fig = Figure(figsize=(max(4.5, 3.2 * len(self.models)), 3.4 * rows + 0.4), dpi=80)
-        canvas = FigureCanvasAgg(fig)
-        for i, name in enumerate(self.names):
-            ax = fig.add_subplot(rows, len(self.models), i + 1)
-            ax.imshow(read_png(self.images[i].value), cmap="gray", vmin=0, vmax=255)
-            ax.set_title(f"{name} decodes z", fontsize=12)
+    @property
+    def payload_bytes(self) -> int:
+        """Size of the weights this explorer puts into a page (base64 characters)."""
+        return sum(payload_bytes(mlp_payload(m.decoder)) + (payload_bytes(mlp_payload(m.encoder)) if self.draw else 0)
+                   for m in self.models)
+
+    def _noun(self) -> str:
+        return self.data.noun if self.data is not None else "image"
+
+    def _start_note(self) -> str:
+        if self.model_points and self.start is not None:
+            label = self.data.class_name(self.data.test_labels[self.start])
+            return f"test {self._noun()} #{self.start} ({label}): each model at its own code"
+        return ""
+
+    def describe(self) -> str:
+        """One sentence saying what the explorer shows now (the still picture's text alternative)."""
+        where = self._start_note() or "z = (" + ", ".join(fmt(v) for v in self.z[:4]) + \
+            (", ..." if self.latent_dim > 4 else "") + ")"
+        maps = " with each model's 2-D latent map of test codes and a cross at its point" if self.latent_dim == 2 \
+            and self.data is not None else ""
+        return (f"Latent explorer (still picture): {', '.join(self.names)} decoding a {self.latent_dim}-D latent "
+                f"point side by side{maps}; {where}.")
+
+    def still_png(self) -> bytes:
+        """A still picture of the explorer as it opens: each model's decoded image and, for 2-D, its map."""
+        images = self.decoded()
+        rows = 2 if self.latent_dim == 2 and self.data is not None else 1
+        n = len(self.models)
+        fig = Figure(figsize=(3.1 * n + 0.4, 3.0 * rows + 0.9), dpi=80)
+        FigureCanvasAgg(fig)
+        for i, (name, image, z) in enumerate(zip(self.names, images, self.model_z)):
+            ax = fig.add_subplot(rows, n, i + 1)
+            ax.imshow(image, cmap="gray", vmin=0, vmax=1)
+            ax.set_title(f"{name} decodes z", fontsize=13)
             ax.axis("off")
-            if self.maps:
-                ax = fig.add_subplot(rows, len(self.models), len(self.models) + i + 1)
-                ax.imshow(read_png(self.map_images[i].value))  # RGB
-                ax.axis("off")
-        z = ", ".join(f"{v:+.2f}" for v in self.z[:4]) + (", ..." if self.latent_dim > 4 else "")
-        fig.suptitle(f"Latent explorer at z = [{z}]\n(a still picture: run the cell to use the sliders)",
-                     fontsize=10)
+            if rows == 2:
+                ax = fig.add_subplot(rows, n, n + i + 1)
+                _draw_map(ax, self.codes[i].numpy(), self.data.test_labels[:N_MAP].numpy(), self.data.classes,
+                          _map_limits(self.models[i], self.codes[i]), z)
+                ax.set_title(f"{name}: {'means' if _kind(self.models[i]) == 'VAE' else 'codes'} of test images",
+                             fontsize=11)
+        where = self._start_note() or "z = (" + ", ".join(fmt(v) for v in self.z[:4]) + \
+            (", ..." if self.latent_dim > 4 else "") + ")"
+        fig.suptitle(f"Latent explorer at {where}\nstill picture: run the notebook to move the sliders", fontsize=11)
         fig.tight_layout()
         buffer = io.BytesIO()
-        canvas.print_png(buffer)
+        fig.canvas.print_png(buffer)
         return buffer.getvalue()
+
+    def _repr_mimebundle_(self, **kwargs):
+        png = base64.b64encode(self.still_png()).decode("ascii")
+        alt = self.describe()
+        line = "A still picture of the latent explorer: run the notebook (or open the course website) to move the sliders."
+        payload = json.dumps(self.payload(), separators=(",", ":")).replace("</", "<\\/")
+        page = (f'<div class="vh-explorer" data-key="{self.key}">'
+                f'<div class="vh-still"><img alt="{html.escape(alt)}" src="data:image/png;base64,{png}" '
+                f'style="max-width:100%;height:auto"><p style="font-size:13px;color:#444">{html.escape(line)}</p></div>'
+                f'<script type="application/json" class="vh-payload">{payload}</script>'
+                f'<script>{_static("explorer.js")}\nwindow.vhExplorer.boot(document.currentScript);</script></div>')
+        data = {"text/html": page, "image/png": png, "text/plain": f"{alt} {line}"}
+        return data, {"image/png": {"alt": alt}}
+
+
+def _b64_f32(values: torch.Tensor) -> str:
+    return base64.b64encode(values.detach().cpu().numpy().astype("<f4").tobytes()).decode("ascii")
+
+
+def _b64_u8(values: torch.Tensor) -> str:
+    return base64.b64encode(values.cpu().numpy().astype(np.uint8).tobytes()).decode("ascii")
+
+
+def _map_limits(model, codes: torch.Tensor) -> np.ndarray:
+    """A 2-D map's own axes: the codes' box with a margin (for a VAE, at least the prior's +-3)."""
+    box = code_box(model, codes=codes, margin=0.08) if not isinstance(model, VAE) else \
+        np.stack([np.minimum(codes.numpy().min(0) - 0.3, -3), np.maximum(codes.numpy().max(0) + 0.3, 3)], axis=1)
+    return np.round(box, 3)
+
+
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9",
+           "#D55E00", "#F0E442", "#000000", "#999999", "#882255"]  # the explorer's colours (Okabe-Ito + 2)
+
+
+def _draw_map(ax, codes: np.ndarray, labels: np.ndarray, classes, limits: np.ndarray, z) -> None:
+    """A latent map on matplotlib axes: codes coloured by class, class names at cluster medians, a cross at z."""
+    colours = [PALETTE[int(c) % len(PALETTE)] for c in labels]
+    ax.scatter(codes[:, 0], codes[:, 1], c=colours, s=4, alpha=0.55, linewidths=0)
+    for c, name in enumerate(classes):
+        members = codes[labels == c]
+        if len(members):
+            mx, my = np.median(members, axis=0)
+            ax.text(mx, my, name if len(name) <= 7 else name[:6] + ".", ha="center", va="center", fontsize=11,
+                    weight="bold", bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.7})
+    x = np.clip(z[0], *limits[0])
+    y = np.clip(z[1], *limits[1])
+    ax.plot([x], [y], marker="+", markersize=16, mew=4, color="white")
+    ax.plot([x], [y], marker="+", markersize=14, mew=2, color="black")
+    ax.set_xlim(*limits[0])
+    ax.set_ylim(*limits[1])
+    ax.set_xlabel("z[0]", fontsize=11)
+    ax.set_ylabel("z[1]", fontsize=11)
+    ax.tick_params(labelsize=10)
