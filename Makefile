@@ -31,9 +31,11 @@ test: $(STAMP)
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/00_start_here.ipynb
 
+# Every number in benchmarks/RESULTS.md (full MNIST parts are skipped, with a message, when its files are absent)
 bench: $(STAMP)
-	$(PY) benchmarks/fit_speed.py
-	$(PY) benchmarks/slider_latency.py
+	$(PY) benchmarks/train_speed.py
+	$(PY) benchmarks/notebook_times.py
+	$(PY) benchmarks/growth.py
 
 clean:
 	rm -rf $(VENV)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import vae_helpers as vh
-from vae_helpers.judge import NOT_A_DIGIT, synthetic_non_digits
+from vae_helpers.judge import class_balance, synthetic_rejects
 
 
 @pytest.fixture(scope="module")
@@ -15,16 +15,26 @@ def judge(mnist5k, tmp_path_factory):
 def test_judge_accepts_digits_and_rejects_non_digits(judge, mnist5k):
     real = judge.report(mnist5k.test)
     noise = judge.report(torch.rand(200, 1, 28, 28))
-    assert real["realism"] > 0.75 and real["judged_digit"] > 0.85
-    assert noise["realism"] < 0.2 and noise["judged_digit"] < 0.1
+    assert real["realism"] > 0.75 and real["accepted"] > 0.85 and real["class_balance"] > 0.95
+    assert noise["realism"] < 0.2 and noise["accepted"] < 0.1
     accuracy = (judge.predict(mnist5k.test) == mnist5k.test_labels).float().mean().item()
     assert accuracy > 0.85
     assert judge.score(mnist5k.test[:5]).shape == (5,)
+    assert judge.reject_name == "not a digit" and judge.class_shares(mnist5k.test).sum().item() == pytest.approx(1)
 
 
-def test_judge_nearest_distance_is_zero_for_training_images(judge, mnist5k):
-    assert torch.allclose(judge.nearest_distance(mnist5k.train[:10]), torch.zeros(10), atol=0.05)  # cdist: matmul rounding
-    assert (judge.nearest_distance(torch.rand(5, 1, 28, 28)) > 5).all()
+def test_judge_names_follow_the_dataset(mnist5k, tmp_path):
+    fashion = vh.Dataset("fashion-mnist", mnist5k.train[:300], mnist5k.test[:50], mnist5k.train_labels[:300],
+                         mnist5k.test_labels[:50], vh.data.FASHION_CLASSES)
+    judge = vh.realism_judge(fashion, epochs=1, cache_dir=tmp_path)
+    assert judge.reject_name == "not a fashion item" and judge.classes[9] == "Ankle boot"
+    assert judge.probabilities(fashion.test).shape == (50, 11)
+
+
+def test_class_balance():
+    assert class_balance(torch.full((10,), 0.1)) == pytest.approx(1.0)
+    assert class_balance(torch.tensor([1.0] + [0.0] * 9)) == pytest.approx(0.0)
+    assert class_balance(torch.tensor([0.5, 0.5] + [0.0] * 8)) == pytest.approx(0.30103, abs=1e-4)  # log 2 / log 10
 
 
 def test_judge_is_cached(mnist5k, tmp_path, monkeypatch):
@@ -35,13 +45,12 @@ def test_judge_is_cached(mnist5k, tmp_path, monkeypatch):
     assert torch.equal(first.probabilities(mnist5k.test[:3]), second.probabilities(mnist5k.test[:3]))
 
 
-def test_synthetic_non_digits_never_blend_a_digit_with_its_own_class(mnist5k):
+def test_synthetic_rejects_never_blend_an_image_with_its_own_class(mnist5k):
     torch.manual_seed(0)
     x, y = mnist5k.train[:64], mnist5k.train_labels[:64]
-    fake = synthetic_non_digits(x, y)
+    fake = synthetic_rejects(x, y)
     assert 0 < len(fake) <= 64 and fake.shape[1:] == (1, 28, 28)
     assert fake.min() >= 0 and fake.max() <= 1
-    assert NOT_A_DIGIT == 10
 
 
 def test_subset_is_stratified_and_keeps_the_test_set(mnist5k):

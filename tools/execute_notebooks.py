@@ -1,58 +1,96 @@
-"""Execute every notebook in place (the outputs readers see), and report each one's run time.
+"""Execute every notebook from its text source and store the outputs readers see; report each run time.
 
-Usage: python tools/execute_notebooks.py [--reuse-cache] [notebooks/NN_name.ipynb ...]
-With no notebook it runs notebooks/*.ipynb in order. Stops at the first failing notebook
+Usage: python tools/execute_notebooks.py [--reuse-cache] [--dataset NAME] [notebooks/NN_name.md ...]
+
+The reviewable source of each notebook is notebooks/NN_name.md (MyST markdown, paired by jupytext);
+this command builds notebooks/NN_name.ipynb from it, runs it top to bottom and writes it with its
+outputs. With no argument it runs every notebook in order. It stops at the first failing notebook
 and leaves that file untouched, so a failed run never stores an error output.
 
 The models are trained into a fresh, temporary cache shared by the notebooks of this run, so the
 stored outputs show what a first-time reader sees (training, then reuse by later notebooks).
 --reuse-cache uses your usual model cache instead (faster; outputs then say "Loaded ... from cache").
+--dataset NAME runs copies with DATASET = NAME in their setup cell, in a temporary folder, and
+stores nothing: the way to check the series on "mnist" or "fashion-mnist".
 """
 from __future__ import annotations
 
+import argparse
 import os
+import re
+import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import jupytext
 import nbformat
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+DATASET_LINE = re.compile(r'^DATASET = "[^"]*"', re.M)
 
 
-def execute(path: Path, timeout: int = 300) -> float:
-    """Run one notebook top to bottom in its own folder and save it; return seconds taken."""
-    nb = nbformat.read(path, as_version=4)
+def sources(args: list[str]) -> list[Path]:
+    """The .md sources to run: those named (as .md or .ipynb), else all notebooks/NN_*.md in order."""
+    if not args:
+        return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.md"))
+    return [Path(a).with_suffix(".md") for a in args]
+
+
+def build(source: Path, dataset: str | None = None) -> nbformat.NotebookNode:
+    """The notebook of a text source (outputs empty), its DATASET line replaced if asked."""
+    nb = jupytext.read(source)
+    if dataset is not None:
+        setup = next(c for c in nb.cells if c.cell_type == "code" and DATASET_LINE.search(c.source))
+        setup.source = DATASET_LINE.sub(f'DATASET = "{dataset}"', setup.source, count=1)
+    return nb
+
+
+def execute(nb: nbformat.NotebookNode, folder: Path, timeout: int = 900) -> float:
+    """Run a notebook top to bottom with `folder` as its working directory; return seconds taken."""
     start = time.perf_counter()
     NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,  # no timestamps: clean diffs
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
-    seconds = time.perf_counter() - start
-    nbformat.write(nb, path)
-    return seconds
+                   store_widget_state=False,  # widget state would make nbconvert fetch widget scripts from a CDN
+                   resources={"metadata": {"path": str(folder)}}).execute()
+    return time.perf_counter() - start
 
 
-def main(args: list[str]) -> int:
-    reuse = "--reuse-cache" in args
-    paths = [Path(a) for a in args if a != "--reuse-cache"] or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    if reuse:
-        return run(paths)
-    with tempfile.TemporaryDirectory(prefix="vae_helpers_models_") as cache:
-        os.environ["VAE_HELPERS_CACHE_DIR"] = cache  # inherited by the kernels started below
-        return run(paths)
-
-
-def run(paths: list[Path]) -> int:
-    """Execute each notebook in order and print the time each took."""
+def run(paths: list[Path], dataset: str | None) -> int:
+    """Execute each notebook in order, store it (default dataset only) and print the time each took."""
     total = 0.0
-    for path in paths:
-        print(f"executing {path.name} ...", flush=True)
-        seconds = execute(path)
+    scratch = Path(tempfile.mkdtemp(prefix="vae_helpers_run_")) if dataset else None
+    for source in paths:
+        print(f"executing {source.stem} {'on ' + dataset if dataset else ''}...", flush=True)
+        nb = build(source, dataset)
+        folder = source.parent
+        if scratch is not None:  # the notebook's links and relative paths still resolve in its own folder
+            folder = scratch
+        seconds = execute(nb, folder)
         total += seconds
+        if dataset is None:
+            nbformat.write(nb, source.with_suffix(".ipynb"))
         print(f"  {seconds:5.1f} s", flush=True)
+    if scratch is not None:
+        shutil.rmtree(scratch, ignore_errors=True)
     print(f"{len(paths)} notebook(s) executed in {total:.1f} s")
     return 0
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*")
+    parser.add_argument("--reuse-cache", action="store_true", help="use the usual model cache")
+    parser.add_argument("--dataset", help='run on another dataset ("mnist", "fashion-mnist"); stores nothing')
+    args = parser.parse_args(argv)
+    paths = sources(args.notebooks)
+    if args.reuse_cache:
+        return run(paths, args.dataset)
+    with tempfile.TemporaryDirectory(prefix="vae_helpers_models_") as cache:
+        os.environ["VAE_HELPERS_CACHE_DIR"] = cache  # inherited by the kernels started below
+        return run(paths, args.dataset)
 
 
 if __name__ == "__main__":

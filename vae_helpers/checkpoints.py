@@ -91,6 +91,7 @@ def _fingerprint(tensor: torch.Tensor) -> str:
 
 def config_digest(config: dict, data, settings: dict) -> str:
     """12 hex digits unique to (architecture config, training data, settings, torch version)."""
+    settings = {k: _fingerprint(v) if isinstance(v, torch.Tensor) else v for k, v in settings.items()}
     desc = {"config": config, "data": getattr(data, "name", "tensor"),
             "train": _fingerprint(getattr(data, "train", data)), "torch": torch.__version__.split("+")[0],
             "recipe": RECIPE, **settings}

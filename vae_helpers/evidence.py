@@ -76,10 +76,24 @@ def importance_log_evidence(log_likelihood: LogLikelihood, mu: torch.Tensor, log
 
 
 def elbo_estimate(log_likelihood: LogLikelihood, mu: torch.Tensor, logvar: torch.Tensor, samples: int,
-                  generator: torch.Generator | None = None) -> float:
-    """ELBO = E_q[log p(x|h)] - KL(q(h|x) || p(h)), the expectation by `samples` draws from q, in nats."""
+                  generator: torch.Generator | None = None, with_error: bool = False):
+    """ELBO = E_q[log p(x|h)] - KL(q(h|x) || p(h)), the expectation by `samples` draws from q, in nats.
+
+    With `with_error=True`, returns (ELBO, its Monte Carlo standard error) instead.
+    """
     h, mu, std = _sample_q(mu, logvar, samples, generator)
-    return (log_likelihood(h).mean() - kl_divergence(mu, logvar.reshape(1, -1).cpu())[0]).item()
+    log_lik = log_likelihood(h)
+    elbo = (log_lik.mean() - kl_divergence(mu, logvar.reshape(1, -1).cpu())[0]).item()
+    return (elbo, (log_lik.std() / math.sqrt(samples)).item()) if with_error else elbo
+
+
+def grid_moments(posterior: torch.Tensor, axis: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and standard deviation per dimension of a 2-D posterior density on a grid (indexed [h0, h1])."""
+    weights = posterior / posterior.sum()
+    h0, h1 = torch.meshgrid(axis, axis, indexing="ij")
+    mean = torch.stack([(weights * h0).sum(), (weights * h1).sum()])
+    var = torch.stack([(weights * (h0 - mean[0]) ** 2).sum(), (weights * (h1 - mean[1]) ** 2).sum()])
+    return mean, var.sqrt()
 
 
 class LinearGaussianModel:

@@ -1,8 +1,10 @@
-"""A realism judge for decoded images: does a digit classifier with a "not a digit" option accept it?
+"""A realism judge for decoded images: does a classifier with a "none of these" option accept them?
 
-A plain classifier is a poor judge: it is confidently wrong on noise (it must pick some digit).
-This one has an 11th class, "not a digit", trained on synthetic non-digits (noise, pixel-shuffled
-digits, blends of two different digits), so its digit confidence drops on images that are not digits.
+A plain classifier is a poor judge: it is confidently wrong on noise (it must pick some class).
+This one has an extra class, "not a digit" (or "not a fashion item" on Fashion-MNIST), trained on
+synthetic rejects made from the training images: uniform noise, pixel-shuffled images, and
+blends of two images of different classes. So by design it also rejects a half-way blend of two
+classes: keep that in mind when scoring interpolations.
 """
 from __future__ import annotations
 
@@ -13,18 +15,19 @@ import torch.nn.functional as F
 from torch import nn
 
 from .checkpoints import atomic_save, config_digest, load_cached, model_cache_dir
-from .metrics import nearest_distance
+from .checks import as_images
+from .data import epochs_for
 from .training import set_seed
 
-NOT_A_DIGIT = 10
+VERSION = 2  # bump when the judge's training changes: cached judges of older versions are not reused
 
 
-def synthetic_non_digits(x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Non-digits made from a batch of digits: noise, pixel-shuffled digits, blends of two different digits."""
+def synthetic_rejects(x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Non-examples made from a batch: noise, pixel-shuffled images, blends of two images of different classes."""
     n = len(x)
     kind = torch.randint(0, 3, (n,))
     partner = torch.randperm(n)
-    lam = 0.35 + 0.3 * torch.rand(n, 1, 1, 1)                         # a real mix, neither digit dominates
+    lam = 0.35 + 0.3 * torch.rand(n, 1, 1, 1)                         # a real mix, neither image dominates
     blend = lam * x + (1 - lam) * x[partner]
     noise = torch.rand_like(x) * torch.rand(n, 1, 1, 1)               # uniform noise of random brightness
     shuffled = x.reshape(n, -1)[:, torch.randperm(784)].reshape_as(x)  # same ink, no strokes
@@ -35,23 +38,29 @@ def synthetic_non_digits(x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 
 class RealismJudge(nn.Module):
-    """Scores images by how surely they are *some* digit (0 to 1), and by distance to the nearest real image."""
+    """Scores images by how surely they are an example of *some* class of the dataset (0 to 1)."""
 
-    def __init__(self, reference: torch.Tensor):
+    def __init__(self, classes=tuple(str(d) for d in range(10)), noun: str = "digit"):
         super().__init__()
+        self.classes, self.noun = tuple(classes), noun
+        self.reject = len(self.classes)                               # index of the "not a ..." class
         self.net = nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Dropout(0.2),
-                                 nn.Linear(256, NOT_A_DIGIT + 1))
-        self.reference = reference.reshape(len(reference), -1)  # real training images, (N, 784)
+                                 nn.Linear(256, self.reject + 1))
+
+    @property
+    def reject_name(self) -> str:
+        """The name of the extra class, e.g. "not a digit"."""
+        return f"not a {self.noun}"
 
     def fit(self, x: torch.Tensor, labels: torch.Tensor, epochs: int = 15, batch_size: int = 64) -> None:
-        """Train on real digits (classes 0-9) plus synthetic non-digits (class 10)."""
+        """Train on real images (their classes) plus synthetic rejects (the extra class)."""
         optimizer = torch.optim.Adam(self.net.parameters(), lr=1e-3)
         self.train()
         for _ in range(epochs):
             for idx in torch.randperm(len(x)).split(batch_size):
-                fake = synthetic_non_digits(x[idx], labels[idx])
+                fake = synthetic_rejects(x[idx], labels[idx])
                 inputs = torch.cat([x[idx], fake])
-                targets = torch.cat([labels[idx], torch.full((len(fake),), NOT_A_DIGIT)])
+                targets = torch.cat([labels[idx], torch.full((len(fake),), self.reject)])
                 loss = F.cross_entropy(self.net(inputs), targets)
                 optimizer.zero_grad()
                 loss.backward()
@@ -60,33 +69,44 @@ class RealismJudge(nn.Module):
 
     @torch.no_grad()
     def probabilities(self, x: torch.Tensor) -> torch.Tensor:
-        """Class probabilities (N, 11); column 10 is "not a digit"."""
-        return F.softmax(self.net(x.reshape(len(x), 1, 28, 28).cpu()), dim=1)
+        """Class probabilities (N, classes + 1); the last column is "not a ..."."""
+        return F.softmax(self.net(as_images(x, "images to judge").cpu()), dim=1)
 
     def score(self, x: torch.Tensor) -> torch.Tensor:
-        """Realism per image in [0, 1]: the probability of the most likely digit class, (N,)."""
-        return self.probabilities(x)[:, :NOT_A_DIGIT].max(dim=1).values
+        """Realism per image in [0, 1]: the probability of the most likely real class, (N,)."""
+        return self.probabilities(x)[:, :self.reject].max(dim=1).values
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
-        """The most likely class per image, 0-9, or 10 for "not a digit", (N,)."""
+        """The most likely class per image, or `self.reject` for "not a ...", (N,)."""
         return self.probabilities(x).argmax(dim=1)
 
-    @torch.no_grad()
-    def nearest_distance(self, x: torch.Tensor) -> torch.Tensor:
-        """Euclidean pixel distance from each image to its nearest real training image, (N,)."""
-        return nearest_distance(x, self.reference)
+    def class_shares(self, x: torch.Tensor) -> torch.Tensor:
+        """Share of the images assigned to each class and to "not a ..." (classes + 1,), summing to 1."""
+        return torch.bincount(self.predict(x), minlength=self.reject + 1).float() / len(x)
 
     def report(self, x: torch.Tensor) -> dict[str, float]:
-        """Mean realism score, share of images judged a digit, mean nearest-real distance."""
-        return {"realism": self.score(x).mean().item(),
-                "judged_digit": (self.predict(x) != NOT_A_DIGIT).float().mean().item(),
-                "nearest_real": self.nearest_distance(x).mean().item()}
+        """Mean realism score, share accepted as a real class, and how evenly the accepted ones cover the classes."""
+        shares = self.class_shares(x)
+        accepted = 1.0 - shares[self.reject].item()
+        return {"realism": self.score(x).mean().item(), "accepted": accepted,
+                "class_balance": class_balance(shares[:self.reject])}
 
 
-def realism_judge(data, *, epochs: int = 15, seed: int = 0, cache_dir=None) -> RealismJudge:
-    """Train the judge once on `data.train` (about 3 s) or load it from the model cache."""
-    judge = RealismJudge(data.train)
-    digest = config_digest({"class": "RealismJudge", "version": 1}, data, {"epochs": epochs, "seed": seed})
+def class_balance(shares: torch.Tensor) -> float:
+    """How evenly images spread over the classes: entropy / log(classes), 1 = all equally often, 0 = one class."""
+    p = shares / shares.sum() if shares.sum() > 0 else torch.full_like(shares, 1.0 / len(shares))
+    entropy = -(p[p > 0] * p[p > 0].log()).sum()
+    return (entropy / torch.log(torch.tensor(float(len(p))))).item()
+
+
+def realism_judge(data, *, epochs: int | None = None, seed: int = 0, cache_dir=None) -> RealismJudge:
+    """Train the judge once on `data.train` (a few seconds) or load it from the model cache.
+
+    `epochs` defaults to 15 on the 4,000-image default and as many steps on larger sets (`epochs_for`).
+    """
+    epochs = epochs if epochs is not None else epochs_for(data, 15)
+    judge = RealismJudge(data.classes, getattr(data, "noun", "digit"))
+    digest = config_digest({"class": "RealismJudge", "version": VERSION}, data, {"epochs": epochs, "seed": seed})
     path = Path(cache_dir or model_cache_dir()) / f"judge-{digest}.pt"
     if load_cached(path, judge.net) is not None:
         return judge.eval()

@@ -30,6 +30,16 @@ def code_box(model: torch.nn.Module, x: torch.Tensor | None = None, margin: floa
 
 
 @torch.no_grad()
+def decode_path(model: torch.nn.Module, z_a: torch.Tensor, z_b: torch.Tensor, steps: int = 10) -> torch.Tensor:
+    """Decode `steps` evenly spaced points on the straight line from z_a to z_b: images (steps, 1, 28, 28)."""
+    if steps < 2:
+        raise ValueError(f"steps must be >= 2 (both ends included), got {steps}.")
+    z_a, z_b = (torch.as_tensor(z, dtype=torch.float32).reshape(1, -1) for z in (z_a, z_b))
+    t = torch.linspace(0, 1, steps).unsqueeze(1)             # (steps, 1)
+    return model.decode(((1 - t) * z_a + t * z_b).to(model.device)).cpu()
+
+
+@torch.no_grad()
 def interpolate(model: torch.nn.Module, x_a: torch.Tensor, x_b: torch.Tensor, steps: int = 10,
                 return_codes: bool = False):
     """Decode `steps` evenly spaced points on the line between the codes (AE) or means (VAE) of two images.

@@ -46,3 +46,12 @@ def model_loss(model: torch.nn.Module, x: torch.Tensor, beta: float = 1.0) -> Lo
         return negative_elbo(logits, x, mu, logvar, beta=beta)
     recon = reconstruction_loss(out, x).mean()
     return LossParts(recon, recon, torch.zeros((), device=recon.device))
+
+
+def loss_per_image(model: torch.nn.Module, x: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
+    """Each image's own loss, in nats, shape (B,): reconstruction (AE) or -ELBO with one sampled z (VAE)."""
+    out = model(x)
+    if isinstance(out, tuple):
+        logits, mu, logvar = out
+        return reconstruction_loss(logits, x) + beta * kl_divergence(mu, logvar)
+    return reconstruction_loss(out, x)

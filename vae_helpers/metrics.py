@@ -1,7 +1,11 @@
 """Small measures the notebooks' check cells rely on (so tests can check them too)."""
 from __future__ import annotations
 
+import math
+
 import torch
+
+from .losses import reconstruction_loss
 
 
 def nearest_distance(images: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
@@ -42,3 +46,86 @@ def active_units(model: torch.nn.Module, x: torch.Tensor, threshold: float = 0.0
     """Which latent dimensions are used (Burda et al. 2015): Var over x of the mean E_q[z_j] above `threshold`."""
     mu = model.encode(x)[0].cpu()
     return mu.var(dim=0) > threshold
+
+
+def mean_image_loss(train: torch.Tensor, test: torch.Tensor) -> float:
+    """Reconstruction loss (nats per image) of a "decoder" that outputs the mean training image for every input.
+
+    The baseline any autoencoder must beat: it uses no code at all.
+    """
+    mean = train.float().mean(dim=0, keepdim=True).clamp(1e-4, 1 - 1e-4)
+    logits = torch.logit(mean).expand(len(test), -1, -1, -1)
+    return reconstruction_loss(logits, test.float()).mean().item()
+
+
+def bernoulli_floor(images: torch.Tensor) -> float:
+    """The lowest reconstruction loss any Bernoulli decoder can reach on these images, nats per image.
+
+    A pixel of grey level x costs at least its binary entropy H(x) = -x log x - (1-x) log(1-x),
+    reached only by predicting x itself: 0 for black or white pixels, ln 2 for x = 0.5.
+    """
+    x = images.reshape(len(images), -1).double().clamp(1e-12, 1 - 1e-12)
+    entropy = -(x * x.log() + (1 - x) * (1 - x).log())
+    return entropy.sum(dim=1).mean().item()
+
+
+def relative_distance(images: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Pixel distance from each image to the nearer of a and b, over the distance between a and b: (N,).
+
+    0 means a copy of one end; a 50/50 pixel blend of a and b scores 0.5.
+    """
+    flat = images.reshape(len(images), -1)
+    a, b = a.reshape(1, -1), b.reshape(1, -1)
+    nearer = torch.minimum((flat - a).norm(dim=1), (flat - b).norm(dim=1))
+    return nearer / (a - b).norm()
+
+
+def neighbour_ratio(codes: torch.Tensor, seed: int = 0) -> float:
+    """How far N(0, I) draws are from the nearest code, relative to how far they would be from a true N(0, I) sample.
+
+    Median nearest-neighbour distance from len(codes) prior draws to the codes, divided by the same
+    from the draws to an independent prior sample of the same size: about 1 when the codes look
+    like N(0, I); above 1 where the prior puts mass the codes leave empty (holes, a wrong scale).
+    """
+    gen = torch.Generator().manual_seed(seed)
+    codes = codes.detach().cpu().float()
+    draws = torch.randn(len(codes), codes.shape[1], generator=gen)
+    other = torch.randn(len(codes), codes.shape[1], generator=gen)
+    to_codes = torch.cdist(draws, codes).min(dim=1).values.median()
+    to_prior = torch.cdist(draws, other).min(dim=1).values.median()
+    return (to_codes / to_prior).item()
+
+
+def neighbour_ratio_baseline(n: int, dim: int, repeats: int = 20, seed: int = 1) -> torch.Tensor:
+    """`neighbour_ratio` of `repeats` true N(0, I) samples of size n: the range a perfect match falls in."""
+    gen = torch.Generator().manual_seed(seed)
+    return torch.tensor([neighbour_ratio(torch.randn(n, dim, generator=gen), seed=seed + 1 + r)
+                         for r in range(repeats)])
+
+
+def add_salt(images: torch.Tensor, pixels: int = 20, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Set `pixels` random background pixels of each image to 1 ("salt" noise): (salted images, mask (N, 784))."""
+    gen = torch.Generator().manual_seed(seed)
+    flat = images.reshape(len(images), -1).clone()
+    background = flat < 0.05
+    scores = torch.rand(flat.shape, generator=gen) * background   # only background pixels can win
+    chosen = scores.topk(pixels, dim=1).indices
+    mask = torch.zeros_like(flat).scatter_(1, chosen, 1.0) * background
+    return torch.maximum(flat, mask).reshape_as(images), mask
+
+
+def salt_recovered(reconstructions: torch.Tensor, mask: torch.Tensor) -> float:
+    """Share of the salt pixels a reconstruction reproduces (probability above 0.5 where the salt was)."""
+    on = reconstructions.reshape(len(mask), -1) > 0.5
+    return ((on & (mask > 0)).sum() / mask.sum()).item()
+
+
+def bits_per_dim(nats_per_image: float, pixels: int = 784) -> float:
+    """Convert a negative log-likelihood in nats per image to bits per pixel (dimension)."""
+    return nats_per_image / (pixels * math.log(2))
+
+
+def auroc(negatives: torch.Tensor, positives: torch.Tensor) -> float:
+    """Probability that a random positive scores above a random negative (ties count half): 0.5 = chance."""
+    neg, pos = negatives.detach().reshape(-1, 1).cpu().double(), positives.detach().reshape(1, -1).cpu().double()
+    return ((pos > neg).double().mean() + 0.5 * (pos == neg).double().mean()).item()

@@ -8,6 +8,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+# Okabe & Ito's colour-blind-safe palette, extended to ten classes (the latent explorer uses it too);
+# class names are also written at each cluster's centre, so colour is never the only cue.
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9",
+           "#D55E00", "#F0E442", "#000000", "#999999", "#882255"]
+
 # Applied per figure, never globally (no side effects on import).
 STYLE = {"font.size": 13, "axes.titlesize": 15, "axes.labelsize": 14, "legend.fontsize": 11,
          "figure.dpi": 90, "axes.grid": False}
@@ -87,26 +92,38 @@ def embed(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 2000) -> to
 def plot_latent(model: torch.nn.Module, x: torch.Tensor, labels: torch.Tensor, *,
                 classes: Sequence[str] | None = None, ax: plt.Axes | None = None,
                 title: str | None = None, dims: tuple[int, int] = (0, 1), s: float = 6) -> plt.Axes:
-    """Scatter of the codes (AE) or means (VAE) of `x`, coloured by label, on latent dims `dims`."""
+    """Scatter of the codes (AE) or means (VAE) of `x`, coloured and labelled by class, on latent dims `dims`."""
     z = embed(model, x).numpy()
+    labels = np.asarray(labels)
+    classes = list(classes) if classes is not None else [str(c) for c in range(int(labels.max()) + 1)]
     if z.shape[1] == 1:  # a 1-D latent: spread the points vertically by label so they stay visible
-        z = np.column_stack([z[:, 0], np.asarray(labels) + np.random.default_rng(0).uniform(-0.3, 0.3, len(z))])
+        z = np.column_stack([z[:, 0], labels + np.random.default_rng(0).uniform(-0.3, 0.3, len(z))])
         dims, ylabel = (0, 1), "label (jittered)"
     else:
         ylabel = f"z[{dims[1]}]"
     with style():
         if ax is None:
             _, ax = plt.subplots(figsize=(6.5, 5.5))
-        points = ax.scatter(z[:, dims[0]], z[:, dims[1]], c=np.asarray(labels), cmap="tab10",
-                            vmin=-0.5, vmax=9.5, s=s, alpha=0.8)
-        bar = ax.figure.colorbar(points, ax=ax, ticks=range(10))
-        if classes is not None:
-            bar.ax.set_yticklabels(classes)
-        bar.set_label("label")
+        for c, name in enumerate(classes):
+            member = labels == c
+            ax.scatter(z[member, dims[0]], z[member, dims[1]], color=PALETTE[c % len(PALETTE)], s=s, alpha=0.7,
+                       label=name, linewidths=0)
+        label_clusters(ax, z[:, list(dims)], labels, classes)
+        ax.legend(markerscale=2.5, fontsize=10, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
         ax.set_xlabel(f"z[{dims[0]}]")
         ax.set_ylabel(ylabel)
         ax.set_title(title or f"{type(model).__name__} latent space ({len(z)} images)")
     return ax
+
+
+def label_clusters(ax: plt.Axes, points: np.ndarray, labels: np.ndarray, classes: Sequence[str]) -> None:
+    """Write each class name at the median of its points (white halo), so classes are told apart without colour."""
+    for c, name in enumerate(classes):
+        member = points[labels == c]
+        if len(member):
+            mx, my = np.median(member, axis=0)
+            ax.text(mx, my, name if len(name) <= 8 else name[:7] + ".", ha="center", va="center", fontsize=11,
+                    weight="bold", bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.75})
 
 
 def plot_history(*histories, names: Sequence[str] | None = None, ax: plt.Axes | None = None,

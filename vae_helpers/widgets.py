@@ -30,7 +30,7 @@ from .latent import code_box
 from .metrics import active_units
 from .models import VAE
 from .payload import mlp_payload, payload_bytes
-from .plotting import embed
+from .plotting import PALETTE, embed, label_clusters
 
 STEP = 0.05          # slider step in latent units
 N_TEST = 200         # test images shipped with an explorer for "another test digit" (balanced in mnist-5k)
@@ -293,20 +293,11 @@ def _map_limits(model, codes: torch.Tensor) -> np.ndarray:
     return np.round(box, 3)
 
 
-PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9",
-           "#D55E00", "#F0E442", "#000000", "#999999", "#882255"]  # the explorer's colours (Okabe-Ito + 2)
-
-
 def _draw_map(ax, codes: np.ndarray, labels: np.ndarray, classes, limits: np.ndarray, z) -> None:
     """A latent map on matplotlib axes: codes coloured by class, class names at cluster medians, a cross at z."""
     colours = [PALETTE[int(c) % len(PALETTE)] for c in labels]
     ax.scatter(codes[:, 0], codes[:, 1], c=colours, s=4, alpha=0.55, linewidths=0)
-    for c, name in enumerate(classes):
-        members = codes[labels == c]
-        if len(members):
-            mx, my = np.median(members, axis=0)
-            ax.text(mx, my, name if len(name) <= 7 else name[:6] + ".", ha="center", va="center", fontsize=11,
-                    weight="bold", bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.7})
+    label_clusters(ax, codes, labels, classes)
     x = np.clip(z[0], *limits[0])
     y = np.clip(z[1], *limits[1])
     ax.plot([x], [y], marker="+", markersize=16, mew=4, color="white")

@@ -1,0 +1,156 @@
+"""Shared by the benchmark scripts: the machine, the results file, Markdown tables, the full datasets.
+
+Each script owns one section of benchmarks/RESULTS.md (between HTML comment markers) and rewrites only
+that section, so `make bench` can run the scripts one after another into the same file.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import re
+import shlex
+import sys
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DIR = ROOT / "benchmarks"
+RESULTS = BENCH_DIR / "RESULTS.md"
+PREAMBLE = """# Benchmark results
+
+Measured numbers, reported and never asserted. `make bench` reruns every script below and rewrites
+this file section by section; each section says when, where and with which command it was measured.
+Wall-clock times on a shared machine are noisy: each section says how noisy (spread over repeats and
+the machine's load while measuring).
+"""
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> None:
+    """--quick and --out, the same in every script."""
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run in seconds (tiny sizes, mnist-5k only); prints, and writes only with --out")
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"results file to update (default: {RESULTS.relative_to(ROOT)} for a full run, "
+                             "none for --quick)")
+
+
+def out_path(args: argparse.Namespace) -> Path | None:
+    """Where this run writes its section: --out, else the real results file unless --quick."""
+    if args.out is not None:
+        return args.out
+    return None if args.quick else RESULTS
+
+
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def bf16_native() -> bool:
+    from vae_helpers.training import bf16_is_fast
+    return bf16_is_fast(torch.device("cpu"))
+
+
+def machine_line() -> str:
+    """One line: CPU, cores, torch version and threads, bf16 support, Python."""
+    return (f"{cpu_model()}, {os.cpu_count()} logical cores ({torch.backends.cpu.get_cpu_capability()}, "
+            f"native bf16: {'yes' if bf16_native() else 'no'}); torch {torch.__version__} with "
+            f"{torch.get_num_threads()} threads; Python {platform.python_version()}")
+
+
+def load_now() -> str:
+    """The machine's load right now: 1-minute load average and CPU pressure (share of time some task waited)."""
+    parts = []
+    try:
+        parts.append(f"load {Path('/proc/loadavg').read_text().split()[0]}")
+    except OSError:
+        pass
+    try:
+        some = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+        parts.append(f"cpu pressure {float(re.search(r'avg10=([0-9.]+)', some).group(1)):.0f}%")
+    except (OSError, AttributeError, IndexError):
+        pass
+    return ", ".join(parts) or "load unknown"
+
+
+def load_average() -> float | None:
+    try:
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def command_line() -> str:
+    """The command that produced this run, as typed from the repository root."""
+    script = Path(sys.argv[0]).resolve()
+    try:
+        script = script.relative_to(ROOT)
+    except ValueError:
+        pass
+    return " ".join([".venv/bin/python", str(script), *map(shlex.quote, sys.argv[1:])])
+
+
+def full_data_dir() -> Path | None:
+    """A folder holding the official IDX files (mnist/, fashion-mnist/): $VAE_HELPERS_DATA_DIR, else ../shared/datasets."""
+    for candidate in (os.environ.get("VAE_HELPERS_DATA_DIR"), ROOT.parent / "shared" / "datasets"):
+        if candidate and (Path(candidate) / "mnist").is_dir():
+            return Path(candidate)
+    return None
+
+
+def load_full(name: str = "mnist"):
+    """The full dataset from local files only (never downloads), or None with the reason printed."""
+    import vae_helpers as vh
+    folder = full_data_dir()
+    try:
+        return vh.load_dataset(name, data_dir=folder, download=False)
+    except vh.DatasetError as err:
+        print(f"[skip] full {name!r} is not available on this machine, so its part is skipped "
+              f"(set $VAE_HELPERS_DATA_DIR to a folder holding {name}/ to run it).\n  {str(err).splitlines()[0]}")
+        return None
+
+
+def table(headers: list[str], rows: list[list]) -> str:
+    """A Markdown table (numbers already formatted by the caller)."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def section(key: str, title: str, body: str, seconds: float) -> str:
+    """A results section: title, when/where/how, then the body."""
+    stamp = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    return (f"<!-- {key}:start -->\n## {title}\n\n"
+            f"- command: `{command_line()}` (took {seconds / 60:.1f} min)\n"
+            f"- date: {stamp}\n- machine: {machine_line()}\n\n{body.strip()}\n<!-- {key}:end -->\n")
+
+
+def write_section(path: Path | None, key: str, text: str) -> None:
+    """Print the section and put it into the results file at `path` (replacing this key's old section)."""
+    print("\n" + text)
+    if path is None:
+        return
+    path = Path(path)
+    old = path.read_text() if path.exists() else PREAMBLE
+    pattern = re.compile(rf"<!-- {re.escape(key)}:start -->.*?<!-- {re.escape(key)}:end -->\n?", re.S)
+    new = pattern.sub(lambda _: text, old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + text
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(new)
+    print(f"(written to {path})")
+
+
+def spread(values: list[float]) -> str:
+    """'median (min-max)' of a list of numbers, for the noise line of a table."""
+    import statistics
+    if not values:
+        return "-"
+    return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
