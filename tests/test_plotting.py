@@ -30,8 +30,10 @@ def test_plot_reconstructions_rows(mnist5k):
 def test_plot_latent_scatter(cls, latent, mnist5k):
     ax = vh.plot_latent(cls(latent, hidden=(16,)), mnist5k.test[:200], mnist5k.test_labels[:200],
                         classes=mnist5k.classes)
-    assert ax.collections[0].get_offsets().shape == (200, 2)
+    assert sum(len(c.get_offsets()) for c in ax.collections) == 200     # one scatter per class
     assert ax.get_xlabel() == "z[0]" and ax.get_title()
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == list(mnist5k.classes)
+    assert {t.get_text() for t in ax.texts} <= set(mnist5k.classes) and ax.texts  # class names at cluster centres
 
 
 def test_plot_history_labels(mnist5k):

@@ -6,13 +6,13 @@ no downloads, no matplotlib settings.
 from .checkpoints import (CheckpointError, load_checkpoint, load_model, save_model,
                           train_or_load)
 from .checks import ImageInputError, as_images
-from .data import DATASETS, Dataset, DatasetError, epochs_for, load_dataset
-from . import evidence, exercises, judge, metrics, plotting
+from .data import DATASETS, Dataset, DatasetError, binarize, epochs_for, load_dataset
+from . import estimators, evidence, exercises, judge, metrics, plotting
 from .exercises import check_answer
 from .judge import RealismJudge, realism_judge
-from .latent import code_box, decode_path, interpolate, manifold_grid, plot_manifold
+from .latent import code_box, decode_path, interpolate, manifold_grid, plot_manifold, plot_traversal, traversal
 from .losses import LossParts, kl_divergence, loss_per_image, model_loss, negative_elbo, reconstruction_loss
-from .models import VAE, Autoencoder, build_model, reparameterize
+from .models import VAE, Autoencoder, ConditionalVAE, GaussianVAE, LabelRegressor, build_model, reparameterize
 from .plotting import (draw_gaussians, embed, plot_codes_on_a_line, plot_encode_decode, plot_history,
                        plot_latent, plot_reconstructions, reconstruct, show_images)
 from .training import History, default_device, evaluate, fit, set_seed

@@ -121,6 +121,12 @@ def epochs_for(data: "Dataset", epochs: int, minimum: int = 2) -> int:
     return max(minimum, round(epochs * DEFAULT_TRAIN_SIZE / len(data.train)))
 
 
+def binarize(images: torch.Tensor, seed: int | None = 0) -> torch.Tensor:
+    """Black-or-white images: each pixel drawn as 1 with probability its grey level (a fixed draw for a seed)."""
+    gen = torch.Generator().manual_seed(seed) if seed is not None else None
+    return torch.bernoulli(images.float().cpu(), generator=gen)
+
+
 def load_dataset(name: str = DEFAULT_DATASET, *, data_dir: str | os.PathLike | None = None,
                  download: bool = True) -> Dataset:
     """Load `name` ("mnist-5k", "mnist" or "fashion-mnist") as float32 images in [0, 1]."""

@@ -31,12 +31,16 @@ def decoder_log_likelihood(model: torch.nn.Module, x: torch.Tensor, chunk: int =
     """A function h (K, d) -> log p(x|h) (K,) for one image x under the model's Bernoulli decoder."""
     x = x.reshape(1, 1, 28, 28).to(model.device)
 
-    @torch.no_grad()
-    def log_likelihood(h: torch.Tensor) -> torch.Tensor:
-        parts = [-reconstruction_loss(model.decode_logits(block.to(model.device)), x.expand(len(block), -1, -1, -1))
+    def with_grad(h: torch.Tensor) -> torch.Tensor:
+        parts = [-model.nll(model.decode_logits(block.to(model.device)), x.expand(len(block), -1, -1, -1))
                  for block in h.split(chunk)]
         return torch.cat(parts).cpu()
 
+    @torch.no_grad()
+    def log_likelihood(h: torch.Tensor) -> torch.Tensor:
+        return with_grad(h)
+
+    log_likelihood.with_grad = with_grad  # for fitting q per image (`fit_q`)
     return log_likelihood
 
 
@@ -126,3 +130,68 @@ class LinearGaussianModel:
         """Exact log p(x): x ~ N(0, W W^T + s^2 I), in nats."""
         cov = self.W @ self.W.T + self.noise_std ** 2 * torch.eye(self.W.shape[0], dtype=torch.float64)
         return torch.distributions.MultivariateNormal(torch.zeros(len(x), dtype=torch.float64), cov).log_prob(x).item()
+
+
+def log_q(h: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """log q(h|x) of the encoder's diagonal Gaussian at points h (K, d), in nats: (K,)."""
+    return log_normal(h, mu.reshape(1, -1).cpu(), torch.exp(0.5 * logvar.reshape(1, -1).cpu()))
+
+
+def kl_to_posterior(log_likelihood: LogLikelihood, log_evidence: float, mu: torch.Tensor, logvar: torch.Tensor,
+                    points: int = 201, width: float = 6.0, reverse: bool = False) -> float:
+    """KL(q(h|x) || p(h|x)) for a 2-D latent by quadrature on a grid of +-width sigmas around q, in nats.
+
+    The exact posterior is log p(x|h) + log p(h) - log p(x) with log p(x) from `grid_log_evidence`.
+    No sampling: an independent check of log p(x) = ELBO + KL. `reverse=True` gives KL(p(h|x) || q).
+    """
+    mu, std = mu.reshape(-1).cpu(), torch.exp(0.5 * logvar.reshape(-1).cpu())
+    axes = [torch.linspace(m - width * s, m + width * s, points) for m, s in zip(mu, std)]
+    cell = float(torch.prod(torch.stack([a[1] - a[0] for a in axes])))
+    h = torch.cartesian_prod(*axes).reshape(-1, len(axes))
+    lq = log_q(h, mu, 2 * std.log())
+    lp = log_likelihood(h) + log_normal(h) - log_evidence
+    if reverse:  # weight by the posterior; only its mass inside the window counts
+        return float((lp.exp() * (lp - lq)).sum() * cell)
+    return float((lq.exp() * (lq - lp)).sum() * cell)
+
+
+def importance_weighted_bound(log_likelihood: LogLikelihood, mu: torch.Tensor, logvar: torch.Tensor, k: int,
+                              repeats: int = 20, generator: torch.Generator | None = None) -> tuple[float, float]:
+    """Burda et al.'s bound L_k = E[log mean_k p(x,h_k)/q(h_k|x)], h_k ~ q: (estimate, standard error), nats.
+
+    L_1 is the ELBO; L_k grows with k towards log p(x).
+    """
+    values = [importance_log_evidence(log_likelihood, mu, logvar, k, generator) for _ in range(repeats)]
+    values = torch.tensor(values)
+    return values.mean().item(), (values.std() / math.sqrt(repeats)).item() if repeats > 1 else float("nan")
+
+
+def fit_q(log_likelihood: LogLikelihood, mu: torch.Tensor, logvar: torch.Tensor, steps: int = 300,
+          lr: float = 0.05, samples: int = 16, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, list[float]]:
+    """Fit q(h|x) = N(mu, exp(logvar)) to one image by gradient ascent on its ELBO (reparameterised), from a start.
+
+    Returns the fitted mu, logvar and the ELBO estimate at every step (nats). Used to measure how much
+    ELBO the encoder leaves on the table (the amortisation gap).
+    """
+    gen = torch.Generator().manual_seed(seed)
+    mu = mu.detach().reshape(1, -1).cpu().clone().requires_grad_(True)
+    logvar = logvar.detach().reshape(1, -1).cpu().clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([mu, logvar], lr=lr)
+    trace = []
+    for _ in range(steps):
+        eps = torch.randn(samples, mu.shape[1], generator=gen)
+        h = mu + torch.exp(0.5 * logvar) * eps
+        elbo = log_likelihood_with_grad(log_likelihood, h).mean() - kl_divergence(mu, logvar)[0]
+        optimizer.zero_grad()
+        (-elbo).backward()
+        optimizer.step()
+        trace.append(elbo.item())
+    return mu.detach(), logvar.detach(), trace
+
+
+def log_likelihood_with_grad(log_likelihood: LogLikelihood, h: torch.Tensor) -> torch.Tensor:
+    """Call a decoder log-likelihood so that gradients flow back to h (it is built without them)."""
+    inner = getattr(log_likelihood, "with_grad", None)
+    if inner is None:
+        raise TypeError("this log-likelihood cannot pass gradients; build it with decoder_log_likelihood.")
+    return inner(h)

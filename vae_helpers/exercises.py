@@ -160,9 +160,169 @@ EXERCISES: dict[str, Exercise] = {
                                                                  "so the KL (never negative) is log P(x) - ELBO."),
                (lambda log_evidence, elbo: (log_evidence - elbo) / LN2, "that is in bits; the series works in nats.")],
         hint="log P(x) = ELBO + KL(q || posterior).", rel=0.02),
+    # --- 04: variational inference --------------------------------------------------------------
+    "04.4": Exercise(
+        answer=lambda: "kl",
+        wrong=[(lambda: "recon", "the reconstruction line sums over pixels and divides by the batch size: nats per "
+                                 "image, as it should be. Look at the reduction of the other line.")],
+        hint='answer "recon" or "kl".'),
+    "04.5": Exercise(
+        answer=lambda batch, latent_dim: _bug_factor(batch, latent_dim),
+        wrong=[(lambda batch, latent_dim: float(batch), "that accounts for the mean over the batch only; torch.mean "
+                                                        "also averages over the latent dimensions."),
+               (lambda batch, latent_dim: float(latent_dim), "that accounts for the latent dimensions only; "
+                                                             "torch.mean also averages over the batch."),
+               (lambda batch, latent_dim: 1.0 / _bug_factor(batch, latent_dim),
+                "inverted: the buggy term is smaller than the right one, so the factor is larger than 1.")],
+        hint="torch.mean divides by the number of elements of its input: how many elements has a (batch, latent_dim) tensor?",
+        rel=1e-6),
 }
+
+
+
+def _bug_factor(batch: int, latent_dim: int) -> float:
+    return float(batch * latent_dim)
 
 
 def _grid_1d(model, x, points: int) -> float:
     from .evidence import grid_log_evidence
     return grid_log_evidence(model.log_likelihood(x), dim=1, points=points, limit=6.0)[0]
+
+
+# --- exercises where the learner writes a function: diagnose the typical bugs -----------------
+
+def _call(fn, *args):
+    """fn(*args), or the message to show if it fails."""
+    try:
+        result = fn(*args)
+    except Exception as err:  # noqa: BLE001 - any error in the learner's code is reported, not raised
+        return None, f"Your function raised {type(err).__name__}: {err}"
+    if result is None:
+        return None, "Not answered yet: your function returns None; write its body and run both cells again."
+    return result, ""
+
+
+def _diagnose_reparameterize(fn) -> tuple[bool, str]:
+    import torch
+    gen = torch.Generator().manual_seed(0)
+    mu = torch.randn(4000, 3, generator=gen).requires_grad_(True)
+    logvar = torch.full((4000, 3), float(torch.log(torch.tensor(4.0)))).requires_grad_(True)   # sigma = 2
+    z, problem = _call(fn, mu, logvar)
+    if problem:
+        return False, problem
+    if not isinstance(z, torch.Tensor) or z.shape != mu.shape:
+        return False, f"It returns {getattr(z, 'shape', type(z).__name__)}; expected a tensor shaped like mu, {tuple(mu.shape)}."
+    if not z.requires_grad:
+        return False, ("No gradient reaches mu: build z = mu + sigma * eps from mu and logvar themselves "
+                       "(torch.normal(mu, sigma) samples without passing gradients).")
+    z2, _ = _call(fn, mu, logvar)
+    if torch.equal(z.detach(), z2.detach()):
+        return False, "It returns the same z twice: no randomness. Draw eps = torch.randn_like(mu) on every call."
+    spread = (z.detach() - mu.detach()).std().item()
+    known = {4.0: "exp(logvar) is the variance, not the standard deviation: sigma = exp(0.5 * logvar).",
+             1.386: "logvar itself was used as the standard deviation: sigma = exp(0.5 * logvar).",
+             1.0: "the noise is not scaled: multiply eps by sigma = exp(0.5 * logvar).",
+             16.0: "that is exp(2 * logvar): sigma = exp(0.5 * logvar)."}
+    for value, hint in known.items():
+        if abs(spread - value) < 0.08 * value:
+            return False, f"The samples spread with standard deviation {spread:.2f} instead of 2: {hint}"
+    if abs(spread - 2.0) > 0.15 or abs((z.detach() - mu.detach()).mean().item()) > 0.1:
+        return False, f"z should be centred on mu with standard deviation exp(0.5 * logvar) (here 2); got {spread:.2f}."
+    grads = torch.autograd.grad(z.sum(), [mu, logvar], allow_unused=True)
+    if grads[0] is None or not torch.allclose(grads[0], torch.ones_like(mu)):
+        return False, ("dz/dmu should be 1 for every element. Samplers such as torch.normal(mu, sigma) do not pass "
+                       "gradients the way the trick needs: write z = mu + sigma * eps with eps = torch.randn_like(mu).")
+    if grads[1] is None or grads[1].abs().sum() == 0:
+        return False, "No gradient reaches logvar: compute sigma from logvar with differentiable operations."
+    return True, "Correct! z = mu + exp(0.5 * logvar) * eps: random, centred on mu, with gradients to mu and logvar."
+
+
+def _reference_kl(mu, logvar):
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
+
+
+def _diagnose_kl(fn) -> tuple[bool, str]:
+    import torch
+    gen = torch.Generator().manual_seed(1)
+    mu, logvar = torch.randn(8, 5, generator=gen), 0.5 * torch.randn(8, 5, generator=gen)
+    got, problem = _call(fn, mu, logvar)
+    if problem:
+        return False, problem
+    ref = _reference_kl(mu, logvar)
+    if not isinstance(got, torch.Tensor):
+        return False, f"It returns a {type(got).__name__}; expected a tensor with one KL per image."
+    if got.shape == mu.shape:
+        return False, "It returns one value per latent dimension: sum over the dimensions (dim=1) to get one KL per image."
+    if got.numel() == 1:
+        total = got.item()
+        if abs(total - ref.mean().item()) < 1e-4 * max(1, abs(total)) or abs(total - ref.sum().item()) < 1e-4 * abs(ref.sum().item()):
+            return False, ("It returns a single number for the batch: keep one KL per image, shape (B,); "
+                           "the loss takes the batch mean later.")
+    if got.shape != ref.shape:
+        return False, f"It returns shape {tuple(got.shape)}; expected (B,) = {tuple(ref.shape)}."
+    wrongs = {"the sign is flipped: the paper's Appendix B writes -KL = 1/2 sum(1 + log s^2 - mu^2 - s^2); "
+              "the loss adds +KL, which is never negative.": -ref,
+              "the factor 1/2 is missing.": 2 * ref,
+              "it averages over the latent dimensions: the KL of independent dimensions adds up (sum, not mean).":
+                  ref / mu.shape[1],
+              "it treats logvar as the standard deviation; here logvar is log sigma^2, so sigma^2 = exp(logvar).":
+                  0.5 * (mu.pow(2) + logvar.pow(2) - 1.0 - logvar.pow(2).log()).sum(dim=1),
+              "it uses exp(logvar) where the variance's log belongs (or the other way round).":
+                  0.5 * (mu.pow(2) + logvar - 1.0 - logvar.exp().log().log().nan_to_num()).sum(dim=1)}
+    if torch.allclose(got, ref, rtol=1e-4, atol=1e-5):
+        return True, "Correct! KL = 1/2 sum_j (mu_j^2 + sigma_j^2 - 1 - log sigma_j^2), one value per image, in nats."
+    for hint, value in wrongs.items():
+        if torch.allclose(got, value, rtol=1e-4, atol=1e-5):
+            return False, f"Not quite: {hint}"
+    return False, "Not quite: compare with 1/2 sum_j (mu_j^2 + exp(logvar_j) - 1 - logvar_j), summed over dimensions."
+
+
+def _diagnose_negative_elbo(fn) -> tuple[bool, str]:
+    import torch
+    import torch.nn.functional as F
+    gen = torch.Generator().manual_seed(2)
+    x = (torch.rand(6, 1, 28, 28, generator=gen) > 0.7).float()
+    logits = torch.randn(6, 1, 28, 28, generator=gen)
+    mu, logvar = torch.randn(6, 4, generator=gen), 0.3 * torch.randn(6, 4, generator=gen)
+    got, problem = _call(fn, x, logits, mu, logvar)
+    if problem:
+        return False, problem
+    if not isinstance(got, torch.Tensor) or got.numel() != 1:
+        return False, "It should return one number: the batch mean of -ELBO, in nats per image."
+    got = got.item()
+    recon = F.binary_cross_entropy_with_logits(logits, x, reduction="none").reshape(6, -1).sum(1)
+    kl = _reference_kl(mu, logvar)
+    ref = (recon + kl).mean().item()
+    wrongs = {"the KL term is missing: -ELBO = reconstruction + KL.": recon.mean().item(),
+              "the KL has the wrong sign: it is added to the reconstruction loss.": (recon - kl).mean().item(),
+              "the reconstruction is averaged over pixels while the KL is summed: that silently sets beta = 784. "
+              "Sum over pixels.": (recon / 784 + kl).mean().item(),
+              "everything is averaged over pixels: report nats per image (sum over the 784 pixels).":
+                  (recon / 784 + kl / 784).mean().item(),
+              "it sums over the batch: take the mean over images, so the number does not depend on the batch size.":
+                  (recon + kl).sum().item(),
+              "the KL is averaged over latent dimensions instead of summed.": (recon + kl / 4).mean().item(),
+              "the logits were passed through a sigmoid twice (use binary_cross_entropy_with_logits on logits).":
+                  (F.binary_cross_entropy_with_logits(torch.sigmoid(logits), x, reduction="none").reshape(6, -1).sum(1)
+                   + kl).mean().item()}
+    if abs(got - ref) < 1e-3 * abs(ref):
+        return True, f"Correct! -ELBO = mean over images of (reconstruction summed over pixels + KL): {ref:.1f} nats per image here."
+    for hint, value in wrongs.items():
+        if abs(got - value) < 1e-3 * max(1.0, abs(value)):
+            return False, f"Not quite: {hint}"
+    return False, "Not quite: -ELBO per image = BCE-with-logits summed over the 784 pixels + KL summed over dimensions; then the batch mean."
+
+
+FUNCTION_EXERCISES = {"04.1": _diagnose_reparameterize, "04.2": _diagnose_kl, "04.3": _diagnose_negative_elbo}
+
+
+def check_function(key: str, fn) -> bool:
+    """Test a learner's function for exercise `key` and say precisely what is wrong, if anything; return it."""
+    if key not in FUNCTION_EXERCISES:
+        raise KeyError(f"No function exercise {key!r}; known: {', '.join(sorted(FUNCTION_EXERCISES))}.")
+    if fn is None:
+        print("Not answered yet: define your function in the cell above and run it, then run this check.")
+        return False
+    ok, message = FUNCTION_EXERCISES[key](fn)
+    print(message)
+    return ok

@@ -96,3 +96,35 @@ def plot_manifold(model: torch.nn.Module, n: int = 15, x: torch.Tensor | None = 
         spacing = "standard-normal quantiles" if isinstance(model, VAE) else "even steps over the codes' box"
         ax.set_title(title or f"{type(model).__name__} decoder over a {n}x{n} grid ({spacing})")
     return ax
+
+
+@torch.no_grad()
+def traversal(model: torch.nn.Module, z0: torch.Tensor, dims, values, y=None) -> torch.Tensor:
+    """Decode z0 with one latent dimension at a time set to each of `values`: (len(dims), len(values), 1, 28, 28)."""
+    z0 = torch.as_tensor(z0, dtype=torch.float32).reshape(1, -1)
+    values = torch.as_tensor(values, dtype=torch.float32)
+    rows = []
+    for d in dims:
+        z = z0.repeat(len(values), 1)
+        z[:, d] = values
+        labels = None if y is None else torch.full((len(values),), int(y))
+        rows.append(model.decode(z.to(model.device), labels).cpu() if labels is not None
+                    else model.decode(z.to(model.device)).cpu())
+    return torch.stack(rows)
+
+
+def plot_traversal(model: torch.nn.Module, z0: torch.Tensor, dims, values, title: str | None = None,
+                   ax: plt.Axes | None = None, y=None) -> plt.Axes:
+    """A traversal grid: row d shows z0 with dimension d swept over `values` (the rest held fixed)."""
+    grid = traversal(model, z0, dims, values, y)                     # (rows, cols, 1, 28, 28)
+    rows, cols = grid.shape[:2]
+    mosaic = grid.reshape(rows, cols, 28, 28).permute(0, 2, 1, 3).reshape(rows * 28, cols * 28).numpy()
+    with style():
+        if ax is None:
+            _, ax = plt.subplots(figsize=(0.75 * cols + 1.2, 0.75 * rows + 0.8))
+        ax.imshow(mosaic, cmap="gray", vmin=0, vmax=1)
+        ax.set_xticks(np.arange(cols) * 28 + 14, [f"{v:.1f}" for v in values], fontsize=10)
+        ax.set_yticks(np.arange(rows) * 28 + 14, [f"z[{d}]" for d in dims], fontsize=10)
+        ax.set_xlabel("value given to the dimension of the row")
+        ax.set_title(title or f"{type(model).__name__}: one latent dimension at a time")
+    return ax

@@ -31,27 +31,37 @@ def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
 
 def negative_elbo(logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
-                  beta: float = 1.0) -> LossParts:
-    """-ELBO = recon + beta * KL, batch means in nats per image, with both parts."""
-    recon = reconstruction_loss(logits, x).mean()
+                  beta: float = 1.0, free_bits: float = 0.0, recon: torch.Tensor | None = None) -> LossParts:
+    """-ELBO = recon + beta * KL, batch means in nats per image, with both parts.
+
+    `free_bits` > 0 (nats per latent dimension, Kingma et al. 2016) charges each dimension at least
+    that much KL in the total: a dimension below it costs nothing extra to use, so the optimiser has no
+    reason to switch it off. The reported `kl` part is always the true KL.
+    """
+    recon = reconstruction_loss(logits, x).mean() if recon is None else recon.mean()
     kl = kl_divergence(mu, logvar).mean()
-    return LossParts(recon + beta * kl, recon, kl)
+    charged = kl
+    if free_bits > 0:
+        per_dim = (0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)).mean(dim=0)   # batch-mean KL per dimension
+        charged = per_dim.clamp(min=free_bits).sum()
+    return LossParts(recon + beta * charged, recon, kl)
 
 
-def model_loss(model: torch.nn.Module, x: torch.Tensor, beta: float = 1.0) -> LossParts:
+def model_loss(model: torch.nn.Module, x: torch.Tensor, beta: float = 1.0, y=None,
+               free_bits: float = 0.0) -> LossParts:
     """The training loss of an Autoencoder (reconstruction) or a VAE (-ELBO), nats per image."""
-    out = model(x)
+    out = model(x, y) if getattr(model, "n_classes", 0) else model(x)
     if isinstance(out, tuple):  # a VAE returns (logits, mu, logvar)
         logits, mu, logvar = out
-        return negative_elbo(logits, x, mu, logvar, beta=beta)
-    recon = reconstruction_loss(out, x).mean()
+        return negative_elbo(logits, x, mu, logvar, beta=beta, free_bits=free_bits, recon=model.nll(logits, x))
+    recon = model.nll(out, x).mean()
     return LossParts(recon, recon, torch.zeros((), device=recon.device))
 
 
-def loss_per_image(model: torch.nn.Module, x: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
+def loss_per_image(model: torch.nn.Module, x: torch.Tensor, beta: float = 1.0, y=None) -> torch.Tensor:
     """Each image's own loss, in nats, shape (B,): reconstruction (AE) or -ELBO with one sampled z (VAE)."""
-    out = model(x)
+    out = model(x, y) if getattr(model, "n_classes", 0) else model(x)
     if isinstance(out, tuple):
         logits, mu, logvar = out
-        return reconstruction_loss(logits, x) + beta * kl_divergence(mu, logvar)
-    return reconstruction_loss(out, x)
+        return model.nll(logits, x) + beta * kl_divergence(mu, logvar)
+    return model.nll(out, x)

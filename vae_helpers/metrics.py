@@ -41,11 +41,18 @@ def kl_per_dimension(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     return (0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)).mean(dim=0).cpu()
 
 
+ACTIVE_KL = 0.1  # nats per image: a dimension carrying less information than this about an image is unused
+
+
 @torch.no_grad()
-def active_units(model: torch.nn.Module, x: torch.Tensor, threshold: float = 0.01) -> torch.Tensor:
-    """Which latent dimensions are used (Burda et al. 2015): Var over x of the mean E_q[z_j] above `threshold`."""
-    mu = model.encode(x)[0].cpu()
-    return mu.var(dim=0) > threshold
+def active_units(model: torch.nn.Module, x: torch.Tensor, threshold: float = ACTIVE_KL) -> torch.Tensor:
+    """Which latent dimensions are used: mean KL(q(z_j|x) || N(0, 1)) over images above `threshold` nats, (d,) bool.
+
+    A dimension whose posterior equals the prior for every image (KL 0) tells the decoder nothing:
+    it has "collapsed". (Burda et al. 2015 count instead the dimensions whose mean E_q[z_j] varies
+    across images by more than 0.01; that count is more lenient.)
+    """
+    return kl_per_dimension(model, x) > threshold
 
 
 def mean_image_loss(train: torch.Tensor, test: torch.Tensor) -> float:

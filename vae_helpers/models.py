@@ -3,10 +3,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .checks import as_images
+from .losses import reconstruction_loss
 
 IMAGE_SHAPE = (1, 28, 28)
 N_PIXELS = 28 * 28
@@ -29,45 +33,71 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
 
 class _EncoderDecoder(nn.Module):
-    """Shared skeleton: an MLP encoder with `code_size` outputs and an MLP decoder to pixel logits."""
+    """Shared skeleton: an MLP encoder with `code_size` outputs and an MLP decoder to pixel logits.
+
+    With `n_classes > 0` the model is conditional: the label, one-hot, is an extra input of both
+    networks, and every method that takes images or codes also takes the labels `y`.
+    """
 
     code_factor = 1  # outputs per latent dimension (1 for a point, 2 for a mean and a log-variance)
 
-    def __init__(self, latent_dim: int = 2, hidden: Sequence[int] = (400,)):
+    def __init__(self, latent_dim: int = 2, hidden: Sequence[int] = (400,), n_classes: int = 0):
         super().__init__()
         if int(latent_dim) < 1:
             raise ValueError(f"latent_dim must be a positive integer, got {latent_dim!r}.")
         self.latent_dim = int(latent_dim)
         self.hidden = tuple(int(h) for h in hidden)
-        self.encoder = mlp([N_PIXELS, *self.hidden, self.code_factor * self.latent_dim])
-        self.decoder = mlp([self.latent_dim, *reversed(self.hidden), N_PIXELS])
+        self.n_classes = int(n_classes)
+        self.encoder = mlp([N_PIXELS + self.n_classes, *self.hidden, self.code_factor * self.latent_dim])
+        self.decoder = mlp([self.latent_dim + self.n_classes, *reversed(self.hidden), N_PIXELS])
 
     @property
     def config(self) -> dict:
-        """What it takes to rebuild this model: class name, latent_dim, hidden sizes."""
-        return {"class": type(self).__name__, "latent_dim": self.latent_dim, "hidden": list(self.hidden)}
+        """What it takes to rebuild this model: class name, latent_dim, hidden sizes (and classes if conditional)."""
+        config = {"class": type(self).__name__, "latent_dim": self.latent_dim, "hidden": list(self.hidden)}
+        return {**config, "n_classes": self.n_classes} if self.n_classes else config
+
+    def _with_label(self, inputs: torch.Tensor, y) -> torch.Tensor:
+        """inputs (B, k) -> (B, k + n_classes) with the one-hot label appended (unchanged if unconditional)."""
+        if not self.n_classes:
+            return inputs
+        if y is None:
+            raise ValueError(f"{type(self).__name__} is conditional: pass the labels y (integers 0 to "
+                             f"{self.n_classes - 1}, one per image or code).")
+        y = torch.as_tensor(y, device=inputs.device).long().reshape(-1)
+        if len(y) == 1 and len(inputs) > 1:
+            y = y.expand(len(inputs))
+        if len(y) != len(inputs) or int(y.min()) < 0 or int(y.max()) >= self.n_classes:
+            raise ValueError(f"labels must be {len(inputs)} integers from 0 to {self.n_classes - 1}; got {len(y)} "
+                             f"in [{int(y.min())}, {int(y.max())}].")
+        return torch.cat([inputs, F.one_hot(y, self.n_classes).to(inputs.dtype)], dim=1)
+
+    def nll(self, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """-log p(x|z) per image, in nats, (B,): the Bernoulli likelihood of the pixels."""
+        return reconstruction_loss(logits, x)
 
     @property
     def device(self) -> torch.device:
         """The device the parameters live on."""
         return next(self.parameters()).device
 
-    def _encoder_output(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(x.reshape(len(x), -1))  # (B, 1, 28, 28) -> (B, code_factor * latent_dim)
+    def _encoder_output(self, x: torch.Tensor, y=None) -> torch.Tensor:
+        # (B, 1, 28, 28) -> (B, code_factor * latent_dim)
+        return self.encoder(self._with_label(x.reshape(len(x), -1), y))
 
-    def encode(self, x: torch.Tensor):
+    def encode(self, x: torch.Tensor, y=None):
         """Check the images, then encode: z (B, latent_dim) for an AE, (mu, logvar) for a VAE."""
-        return self._encode(as_images(x, "images to encode").to(self.device))
+        return self._encode(as_images(x, "images to encode").to(self.device), y)
 
-    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+    def decode_logits(self, z: torch.Tensor, y=None) -> torch.Tensor:
         """Pixel logits shaped like the images: (B, latent_dim) -> (B, 1, 28, 28)."""
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(f"decode expects z of shape (B, {self.latent_dim}), got {tuple(z.shape)}.")
-        return self.decoder(z).reshape(len(z), *IMAGE_SHAPE)
+        return self.decoder(self._with_label(z, y)).reshape(len(z), *IMAGE_SHAPE)
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Bernoulli pixel probabilities in [0, 1]: (B, latent_dim) -> (B, 1, 28, 28)."""
-        return torch.sigmoid(self.decode_logits(z))
+    def decode(self, z: torch.Tensor, y=None) -> torch.Tensor:
+        """Pixel probabilities (the decoder's mean) in [0, 1]: (B, latent_dim) -> (B, 1, 28, 28)."""
+        return torch.sigmoid(self.decode_logits(z, y))
 
     def extra_repr(self) -> str:
         return f"latent_dim={self.latent_dim}, hidden={self.hidden}"
@@ -76,17 +106,17 @@ class _EncoderDecoder(nn.Module):
 class Autoencoder(_EncoderDecoder):
     """A deterministic autoencoder: each image is encoded as one point z."""
 
-    def _encode(self, x: torch.Tensor) -> torch.Tensor:
+    def _encode(self, x: torch.Tensor, y=None) -> torch.Tensor:
         """The code of each image: (B, 1, 28, 28) -> z (B, latent_dim)."""
-        return self._encoder_output(x)
+        return self._encoder_output(x, y)
 
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
+    def embed(self, x: torch.Tensor, y=None) -> torch.Tensor:
         """A single point per image (the code z): (B, 1, 28, 28) -> (B, latent_dim)."""
-        return self.encode(x)
+        return self.encode(x, y)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, y=None) -> torch.Tensor:
         """Reconstruction logits: (B, 1, 28, 28) -> (B, 1, 28, 28)."""
-        return self.decode_logits(self._encode(x))
+        return self.decode_logits(self._encode(x, y), y)
 
 
 class VAE(_EncoderDecoder):
@@ -94,22 +124,94 @@ class VAE(_EncoderDecoder):
 
     code_factor = 2
 
-    def _encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _encode(self, x: torch.Tensor, y=None) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and log-variance of q(z|x): (B, 1, 28, 28) -> two (B, latent_dim) tensors."""
-        mu, logvar = self._encoder_output(x).chunk(2, dim=1)
+        mu, logvar = self._encoder_output(x, y).chunk(2, dim=1)
         return mu, logvar
 
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
+    def embed(self, x: torch.Tensor, y=None) -> torch.Tensor:
         """A single point per image (the mean mu of q(z|x)): (B, 1, 28, 28) -> (B, latent_dim)."""
-        return self.encode(x)[0]
+        return self.encode(x, y)[0]
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, y=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Reconstruction logits from one sample of q(z|x), with mu and logvar."""
-        mu, logvar = self._encode(x)
-        return self.decode_logits(reparameterize(mu, logvar)), mu, logvar
+        mu, logvar = self._encode(x, y)
+        return self.decode_logits(reparameterize(mu, logvar), y), mu, logvar
 
 
-MODEL_CLASSES = {cls.__name__: cls for cls in (Autoencoder, VAE)}
+class ConditionalVAE(VAE):
+    """A VAE that is also given the class label: q(z|x, y) and p(x|z, y) (Sohn et al. 2015)."""
+
+    def __init__(self, latent_dim: int = 2, hidden: Sequence[int] = (400,), n_classes: int = 10):
+        if int(n_classes) < 1:
+            raise ValueError(f"n_classes must be a positive integer, got {n_classes!r}.")
+        super().__init__(latent_dim, hidden, n_classes)
+
+
+class GaussianVAE(VAE):
+    """A VAE whose decoder is a Gaussian per pixel: mean sigmoid(logits), a learned standard deviation per pixel.
+
+    Its loss is a *density* of continuous pixels, not a probability: it can go below zero and is not
+    comparable with a Bernoulli model's nats. The standard deviation is kept above MIN_STD, else pixels
+    that are always black would make the density, and the loss, unbounded.
+    """
+
+    MIN_STD = 0.02
+
+    def __init__(self, latent_dim: int = 2, hidden: Sequence[int] = (400,)):
+        super().__init__(latent_dim, hidden)
+        self.log_std = nn.Parameter(torch.full((N_PIXELS,), math.log(0.2)))   # one learned scale per pixel
+
+    def pixel_std(self) -> torch.Tensor:
+        """The decoder's standard deviation per pixel, (784,), at least MIN_STD."""
+        return self.log_std.exp().clamp(min=self.MIN_STD)
+
+    def nll(self, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """-log N(x; sigmoid(logits), std^2) summed over pixels, in nats per image (a density), (B,)."""
+        mean, std = torch.sigmoid(logits).reshape(len(x), -1), self.pixel_std()
+        z = (x.reshape(len(x), -1) - mean) / std
+        return (0.5 * z.pow(2) + std.log() + 0.5 * math.log(2 * math.pi)).sum(dim=1)
+
+
+class LabelRegressor(nn.Module):
+    """The baseline for conditional generation: an MLP from a one-hot label straight to pixel probabilities.
+
+    Trained to reconstruct, it has nothing to vary for a given label, so it learns the best single
+    image for each class: the average of the class, blurred where the examples disagree.
+    """
+
+    def __init__(self, n_classes: int = 10, hidden: Sequence[int] = (400,)):
+        super().__init__()
+        self.n_classes = int(n_classes)
+        self.net = mlp([self.n_classes, *hidden, N_PIXELS])
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        """Pixel logits for labels y: (B,) -> (B, 1, 28, 28)."""
+        y = torch.as_tensor(y, device=next(self.parameters()).device).long().reshape(-1)
+        return self.net(F.one_hot(y, self.n_classes).float()).reshape(len(y), *IMAGE_SHAPE)
+
+    @torch.no_grad()
+    def decode(self, y: torch.Tensor) -> torch.Tensor:
+        """Pixel probabilities for labels y: (B,) -> (B, 1, 28, 28)."""
+        return torch.sigmoid(self(y))
+
+    def fit(self, data, epochs: int = 10, batch_size: int = 128, lr: float = 3e-3) -> list[float]:
+        """Train on `data.train` with the Bernoulli loss; returns the loss per epoch (nats per image)."""
+        optimizer = torch.optim.Adam(self.parameters(), lr=lr)
+        losses = []
+        for _ in range(epochs):
+            total = 0.0
+            for idx in torch.randperm(len(data.train)).split(batch_size):
+                loss = reconstruction_loss(self(data.train_labels[idx]), data.train[idx]).mean()
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                total += loss.item() * len(idx)
+            losses.append(total / len(data.train))
+        return losses
+
+
+MODEL_CLASSES = {cls.__name__: cls for cls in (Autoencoder, VAE, ConditionalVAE, GaussianVAE)}
 
 
 def build_model(config: dict) -> _EncoderDecoder:
@@ -117,4 +219,5 @@ def build_model(config: dict) -> _EncoderDecoder:
     cls = MODEL_CLASSES.get(config.get("class"))
     if cls is None:
         raise ValueError(f"Unknown model class {config.get('class')!r}; expected one of {sorted(MODEL_CLASSES)}.")
-    return cls(latent_dim=config["latent_dim"], hidden=config["hidden"])
+    extra = {"n_classes": config["n_classes"]} if "n_classes" in config else {}
+    return cls(latent_dim=config["latent_dim"], hidden=config["hidden"], **extra)

@@ -8,6 +8,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from .checks import as_images
+
 # Okabe & Ito's colour-blind-safe palette, extended to ten classes (the latent explorer uses it too);
 # class names are also written at each cluster's centre, so colour is never the only cue.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9",
@@ -58,10 +60,12 @@ def show_images(images, *, ncols: int = 10, titles: Sequence[str] | None = None,
 
 
 @torch.no_grad()
-def reconstruct(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+def reconstruct(model: torch.nn.Module, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
     """Deterministic reconstruction in [0, 1]: decode the code z (AE) or the mean mu (VAE)."""
     model.eval()
-    return model.decode(model.embed(x.to(model.device))).cpu()
+    x = as_images(x, "images to encode").to(model.device)
+    y = labels.to(model.device) if labels is not None else None
+    return model.decode(model.embed(x, y), y).cpu()
 
 
 def plot_reconstructions(model: torch.nn.Module, x: torch.Tensor, *, n: int = 10,
@@ -82,10 +86,13 @@ def plot_reconstructions(model: torch.nn.Module, x: torch.Tensor, *, n: int = 10
 
 
 @torch.no_grad()
-def embed(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
+def embed(model: torch.nn.Module, x: torch.Tensor, labels: torch.Tensor | None = None,
+          batch_size: int = 2000) -> torch.Tensor:
     """One latent point per image (AE code, VAE mean): (N, 1, 28, 28) -> (N, latent_dim), on CPU."""
     model.eval()
-    return torch.cat([model.embed(x[i:i + batch_size].to(model.device)).cpu()
+    x = as_images(x, "images to encode")
+    return torch.cat([model.embed(x[i:i + batch_size].to(model.device),
+                                  labels[i:i + batch_size].to(model.device) if labels is not None else None).cpu()
                       for i in range(0, len(x), batch_size)])
 
 

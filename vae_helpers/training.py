@@ -62,12 +62,12 @@ class History:
                 f"nats/image, {self.seconds:.1f} s{flags})")
 
 
-def _split(data) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Accept a Dataset (train and test) or a single tensor of training images."""
+def _split(data) -> tuple:
+    """Accept a Dataset (train, test and labels) or a single tensor of training images (no test, no labels)."""
     if isinstance(data, (torch.Tensor, np.ndarray)):
-        return data, None
+        return data, None, None, None
     if hasattr(data, "train") and hasattr(data, "test"):
-        return data.train, data.test
+        return data.train, data.test, data.train_labels, data.test_labels
     raise TypeError(f"fit expects a Dataset or a tensor of images, got {type(data).__name__}.")
 
 
@@ -105,9 +105,12 @@ def lr_factor(step: int, total: int, decay: float) -> float:
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, x: torch.Tensor, *, beta: float = 1.0,
-             batch_size: int = 1000) -> dict[str, float]:
-    """Mean loss, reconstruction and KL over `x`, in nats per image (eval mode, no gradients)."""
+def evaluate(model: torch.nn.Module, x: torch.Tensor, *, beta: float = 1.0, batch_size: int = 1000,
+             labels: torch.Tensor | None = None) -> dict[str, float]:
+    """Mean loss, reconstruction and KL over `x`, in nats per image (eval mode, no gradients).
+
+    A conditional model needs the images' `labels`.
+    """
     x = as_images(x, "images to evaluate")
     was_training = model.training
     model.eval()
@@ -115,15 +118,17 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, *, beta: float = 1.0,
     sums = torch.zeros(3, dtype=torch.float64)
     for i in range(0, len(x), batch_size):
         xb = x[i:i + batch_size].to(device)
-        sums += torch.stack(model_loss(model, xb, beta)).double().cpu() * len(xb)
+        yb = labels[i:i + batch_size].to(device) if labels is not None else None
+        sums += torch.stack(model_loss(model, xb, beta, y=yb)).double().cpu() * len(xb)
     model.train(was_training)
     total, recon, kl = (sums / len(x)).tolist()
     return {"loss": total, "recon": recon, "kl": kl}
 
 
 def fit(model: torch.nn.Module, data, *, epochs: int, lr: float = 3e-3, lr_decay: float = 0.6,
-        batch_size: int = 128, beta: float = 1.0, test: torch.Tensor | None = None,
-        device: str | torch.device | None = None, precision: str = "auto", progress: bool = True) -> History:
+        batch_size: int = 128, beta: float = 1.0, free_bits: float = 0.0, binarize: bool = False,
+        test: torch.Tensor | None = None, device: str | torch.device | None = None, precision: str = "auto",
+        progress: bool = True) -> History:
     """Train with Adam for `epochs` and return the per-epoch History (nats per image).
 
     `data` is a Dataset (its train and test images are used) or a tensor of training images
@@ -131,10 +136,17 @@ def fit(model: torch.nn.Module, data, *, epochs: int, lr: float = 3e-3, lr_decay
     falls linearly to ~0 (`lr_decay=0` keeps it constant). `precision="auto"` trains in bfloat16
     autocast on CPUs with native bf16 (about 1.5x faster; evaluation stays float32).
     Ctrl-C stops cleanly after the current batch (model and completed epochs kept); a non-finite
-    loss stops training and restores the weights of the last finite epoch.
+    loss stops training and restores the weights of the last finite epoch. `free_bits` (nats per
+    latent dimension) and `binarize` (each batch's pixels drawn as Bernoulli(x), "dynamic
+    binarisation") change the training loss only; a conditional model takes its labels from `data`.
     """
-    train, data_test = _split(data)
-    test = data_test if test is None else test
+    train, data_test, train_labels, test_labels = _split(data)
+    if test is not None:
+        data_test, test_labels = test, None
+    test = data_test
+    conditional = getattr(model, "n_classes", 0) > 0
+    if conditional and train_labels is None:
+        raise ValueError(f"{type(model).__name__} is conditional: pass a Dataset, whose labels it needs.")
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be >= 1, got {epochs} and {batch_size}.")
     train = as_images(train, "training images")
@@ -143,6 +155,7 @@ def fit(model: torch.nn.Module, data, *, epochs: int, lr: float = 3e-3, lr_decay
     history = History(precision=resolve_precision(precision, device))
     model.to(device)
     train = train.to(device)  # whole set on the device once: no per-sample DataLoader cost
+    train_labels = train_labels.to(device) if conditional else None
     optimizer = make_optimizer(model, lr)
     steps_per_epoch = -(-len(train) // batch_size)
     bar = progress_bar(range(epochs), desc=f"Training {type(model).__name__}", unit="epoch", disable=not progress)
@@ -155,8 +168,10 @@ def fit(model: torch.nn.Module, data, *, epochs: int, lr: float = 3e-3, lr_decay
             for b, idx in enumerate(torch.randperm(len(train), device=device).split(batch_size)):
                 for group in optimizer.param_groups:
                     group["lr"] = lr * lr_factor(step, epochs * steps_per_epoch, lr_decay)
+                xb = torch.bernoulli(train[idx]) if binarize else train[idx]
+                yb = train_labels[idx] if conditional else None
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=history.precision == "bf16"):
-                    parts = model_loss(model, train[idx], beta)
+                    parts = model_loss(model, xb, beta, y=yb, free_bits=free_bits)
                 optimizer.zero_grad(set_to_none=True)
                 parts.total.backward()
                 optimizer.step()
@@ -166,7 +181,7 @@ def fit(model: torch.nn.Module, data, *, epochs: int, lr: float = 3e-3, lr_decay
                 break
             _record(history, "train", (per_batch.sum(0) / len(train)).tolist())
             if test is not None:
-                t = evaluate(model, test, beta=beta)
+                t = evaluate(model, test, beta=beta, labels=test_labels if conditional else None)
                 _record(history, "test", (t["loss"], t["recon"], t["kl"]))
             bar.set_postfix_str(_postfix(history), refresh=False)
     except KeyboardInterrupt:

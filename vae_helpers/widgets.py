@@ -110,13 +110,15 @@ class LatentExplorer(anywidget.AnyWidget):
         for m in self.models:
             m.eval()
         self.test_images = data.test[:N_TEST] if data is not None else None
-        self.codes = [embed(m, data.test[:N_MAP]) if data is not None else None for m in self.models]
+        self.conditions = max(getattr(m, "n_classes", 0) for m in self.models)   # > 0: a class selector is shown
+        self.codes = [self._embed(m, slice(0, N_MAP)) if data is not None else None for m in self.models]
         self.limits = self._slider_limits()
         z_models = self._start_points(start, z)
         super().__init__(key=uuid.uuid4().hex, point=[float(v) for v in z_models[0]],
                          model_points=[[float(v) for v in p] for p in z_models] if start is not None and z is None
                          else [])
         self.start = start if z is None else None
+        self.label = int(data.test_labels[start]) if data is not None and start is not None else 0
         self.inactive = [list(map(bool, flags)) for flags in inactive] if inactive is not None else \
             [self._unused_dimensions(m) for m in self.models]
 
@@ -139,7 +141,7 @@ class LatentExplorer(anywidget.AnyWidget):
             return [np.zeros(self.latent_dim)] * len(self.models)
         if not 0 <= start < len(self.data.test):
             raise ValueError(f"start must be a test image index from 0 to {len(self.data.test) - 1}, got {start}.")
-        return [embed(m, self.data.test[start:start + 1])[0].double().numpy() for m in self.models]
+        return [self._embed(m, slice(start, start + 1))[0].double().numpy() for m in self.models]
 
     def _unused_dimensions(self, model) -> list[bool]:
         """Latent dimensions a VAE does not use (collapsed to the prior: see metrics.active_units)."""
@@ -176,15 +178,25 @@ class LatentExplorer(anywidget.AnyWidget):
         """Put each model at its own code (AE: z, VAE: the mean) of test image `index`."""
         if self.data is None:
             raise ValueError("No data was given to the explorer, so there is no test image to encode.")
-        points = [embed(m, self.data.test[index:index + 1])[0].double().tolist() for m in self.models]
+        points = [self._embed(m, slice(index, index + 1))[0].double().tolist() for m in self.models]
+        self.label = int(self.data.test_labels[index])
         self.model_points = points
         self.point = points[0]
+
+    def _embed(self, model, rows: slice) -> torch.Tensor:
+        """Codes of test images `rows` (given their labels if the model is conditional)."""
+        labels = self.data.test_labels[rows] if getattr(model, "n_classes", 0) else None
+        return embed(model, self.data.test[rows], labels)
 
     @torch.no_grad()
     def decoded(self) -> list[np.ndarray]:
         """What each model shows now, decoded by torch in Python: a (28, 28) array per model."""
-        return [m.decode(torch.tensor(z, dtype=torch.float32, device=m.device).reshape(1, -1))[0, 0].cpu().numpy()
-                for m, z in zip(self.models, self.model_z)]
+        out = []
+        for m, z in zip(self.models, self.model_z):
+            z = torch.tensor(z, dtype=torch.float32, device=m.device).reshape(1, -1)
+            label = torch.tensor([self.label]) if getattr(m, "n_classes", 0) else None
+            out.append((m.decode(z, label) if label is not None else m.decode(z))[0, 0].cpu().numpy())
+        return out
 
     # --- what the page receives -----------------------------------------------------------------
 
@@ -196,13 +208,13 @@ class LatentExplorer(anywidget.AnyWidget):
             entry = {"name": self.names[i], "kind": _kind(m), "decoder": mlp_payload(m.decoder),
                      "encoder": mlp_payload(m.encoder) if self.draw else None, "inactive": self.inactive[i]}
             if self.test_images is not None:
-                entry["test_codes"] = _b64_f32(embed(m, self.test_images))
+                entry["test_codes"] = _b64_f32(self._embed(m, slice(0, N_TEST)))
             models.append(entry)
         payload = {"key": self.key, "latent_dim": d, "step": self.step, "limits": self.limits.tolist(),
                    "z0": list(self.point), "model_z0": [list(map(float, p)) for p in self.model_z],
                    "models": models, "show_one": self.show_one, "noun": self._noun(),
                    "classes": list(self.data.classes) if self.data is not None else [], "maps": None,
-                   "note0": self._start_note()}
+                   "note0": self._start_note(), "n_conditions": self.conditions, "label0": self.label}
         if self.data is not None:
             payload.update(test_images=base64.b64encode(sprite_png(self.test_images)).decode("ascii"),
                            n_test=len(self.test_images), start=self.start if self.start is not None and

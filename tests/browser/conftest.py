@@ -7,7 +7,8 @@ Environment:
   VH_REQUIRE_BROWSER=1   fail instead of skip when the browser is missing
   VH_CHROMIUM            chromium binary (default /usr/bin/chromium)
   VH_NOTEBOOKS_DIR       the stored notebooks to test (default notebooks/; e.g. a freshly executed copy)
-  VAE_HELPERS_CACHE_DIR  model cache for the Jupyter servers' kernels (default: a fresh one, warmed here)
+  VAE_HELPERS_CACHE_DIR  model cache for the Jupyter servers' kernels (default: the per-user cache, as
+                         in the notebooks; warmed here by running the notebooks once when empty)
 """
 from __future__ import annotations
 
@@ -33,6 +34,23 @@ def _browser_available():
         if os.environ.get("VH_REQUIRE_BROWSER") == "1":
             pytest.fail(f"VH_REQUIRE_BROWSER=1 but {missing}: {vb.HOW_TO_ENABLE}", pytrace=False)
         pytest.skip(f"{missing}: {vb.HOW_TO_ENABLE}")
+
+
+# Run order: the Jupyter sync tests start the servers (and warm an empty model cache in the background),
+# the nbconvert tests run meanwhile, then the stored notebooks are run through JupyterLab, and the
+# standalone page (with its latency measurements) comes last, on a quiet machine.
+ORDER = ["test_browser_jupyter.py::test_lab_explorer", "test_browser_jupyter.py::test_notebook7",
+         "test_browser_jupyter.py::test_lab_stored_notebook_before", "test_browser_nbconvert.py",
+         "test_browser_jupyter.py::test_lab_stored_notebook_run", "test_browser_standalone.py"]
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Put the browser tests in ORDER (other tests keep their places)."""
+    def rank(item):
+        return next((k for k, key in enumerate(ORDER) if key in item.nodeid), len(ORDER))
+    slots = [k for k, item in enumerate(items) if HERE in Path(str(item.path)).parents]
+    for k, item in zip(slots, sorted((items[k] for k in slots), key=rank)):
+        items[k] = item
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -145,11 +163,14 @@ class CacheWarmer:
 
 @pytest.fixture(scope="session")
 def model_cache(tmp_path_factory):
-    """The servers' model cache: $VAE_HELPERS_CACHE_DIR if set, else a fresh one; warmed in the background."""
-    given = os.environ.get("VAE_HELPERS_CACHE_DIR")
-    cache = Path(given) if given else tmp_path_factory.mktemp("model_cache")
+    """The servers' model cache: the notebooks' own ($VAE_HELPERS_CACHE_DIR, else the per-user cache).
+    An empty cache is warmed in the background by running the stored explorer notebooks once."""
+    from vae_helpers.checkpoints import model_cache_dir
+    cache = model_cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
-    warmer = CacheWarmer(cache, tmp_path_factory.mktemp("warm"), vb.explorer_notebooks())
+    cold = not any(cache.glob("*.pt"))
+    warmer = CacheWarmer(cache, tmp_path_factory.mktemp("warm"), vb.explorer_notebooks() if cold else [])
+    print(f"model cache {cache}: " + ("empty, warming it in the background" if cold else "reused"))
     warmer.start()
     yield warmer
     warmer.stop()

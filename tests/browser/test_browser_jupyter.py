@@ -97,7 +97,11 @@ def check_sync(nb: vb.NotebookPage, models, data) -> None:
     def at_codes():  # after "run all" the last cell, explorer.encode(3), has put each model at its code
         state = vb.state(page, FIXTURE_API)
         vb.assert_close(state["perModel"], codes, 1e-6, "each model at its code of test image 3")
-    eventually(at_codes)
+    try:
+        eventually(at_codes)
+    except AssertionError as error:  # say where the page and Python ended (a lost update shows here)
+        raise AssertionError(f"{error}\npage state after run all: {vb.state(page, FIXTURE_API)}\n"
+                             f"Python after run all: {python_state(nb)}") from None
     vb.check_canvases(page, payload, codes, "after explorer.encode(3)", FIXTURE_API)
 
     drag(page, nb.cell(EXPLORER_CELL).locator("input[type=range]").first, 0.2, 0.7)

@@ -211,7 +211,7 @@
   function mount(root, P, bridge) {
     const dim = P.latent_dim, step = P.step;
     const models = P.models.map((m) => ({
-      name: m.name, kind: m.kind, dim: dim, nClasses: P.n_conditions || 0,
+      name: m.name, kind: m.kind, dim: dim, nClasses: m.decoder[0].in - dim,   // > 0: a conditional model
       decoder: m.decoder.map(layer), decoderIn: m.decoder[0].in,
       encoder: m.encoder ? m.encoder.map(layer) : null, encoderIn: m.encoder ? m.encoder[0].in : 0,
       testCodes: m.test_codes ? f32(m.test_codes) : null, inactive: m.inactive || [],
