@@ -176,6 +176,18 @@ EXERCISES: dict[str, Exercise] = {
                 "inverted: the buggy term is smaller than the right one, so the factor is larger than 1.")],
         hint="torch.mean divides by the number of elements of its input: how many elements has a (batch, latent_dim) tensor?",
         rel=1e-6),
+    # --- 05: the latent-space lab -------------------------------------------------------------------
+    "05.1": Exercise(
+        answer=lambda free_bits, latent_dim: free_bits * latent_dim,
+        wrong=[(lambda free_bits, latent_dim: free_bits, "that is one dimension's allowance; every dimension is charged "
+                                                         "at least lambda."),
+               (lambda free_bits, latent_dim: 0.0, "the true KL can be 0, but the charged term replaces each dimension's "
+                                                   "KL by max(lambda, KL_j).")],
+        hint="the charged term is the sum over dimensions of max(lambda, KL_j).", rel=1e-6),
+    "05.2": Exercise(
+        answer=lambda active_16, active_8: _choice(active_16 < active_8, "fewer", "more"),
+        hint="beta is the price of a nat of information in the code.",
+        explain=lambda active_16, active_8: f"Measured active dimensions: beta = 8 {active_8}, beta = 16 {active_16}."),
 }
 
 
