@@ -8,7 +8,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install notebooks test lab bench clean
+.PHONY: install notebooks test test-full lab bench clean
 
 install: $(STAMP)
 
@@ -27,6 +27,12 @@ notebooks: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# The whole series on a full dataset (its IDX files from $$VAE_HELPERS_DATA_DIR, the cache, or downloaded):
+# every notebook top to bottom, every check cell asserted, its time printed; nothing is stored.
+DATASET ?= mnist
+test-full: $(STAMP)
+	$(PY) tools/execute_notebooks.py --dataset $(DATASET)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/00_start_here.ipynb

@@ -317,10 +317,10 @@ def _diagnose_negative_elbo(fn) -> tuple[bool, str]:
               "the logits were passed through a sigmoid twice (use binary_cross_entropy_with_logits on logits).":
                   (F.binary_cross_entropy_with_logits(torch.sigmoid(logits), x, reduction="none").reshape(6, -1).sum(1)
                    + kl).mean().item()}
-    if abs(got - ref) < 1e-3 * abs(ref):
+    if abs(got - ref) < 1e-5 * abs(ref):
         return True, f"Correct! -ELBO = mean over images of (reconstruction summed over pixels + KL): {ref:.1f} nats per image here."
     for hint, value in wrongs.items():
-        if abs(got - value) < 1e-3 * max(1.0, abs(value)):
+        if abs(got - value) < 1e-5 * max(1.0, abs(value)):
             return False, f"Not quite: {hint}"
     return False, "Not quite: -ELBO per image = BCE-with-logits summed over the 784 pixels + KL summed over dimensions; then the batch mean."
 

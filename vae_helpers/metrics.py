@@ -35,9 +35,9 @@ def gaussian_kl_to_prior(z: torch.Tensor) -> float:
 
 
 @torch.no_grad()
-def kl_per_dimension(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+def kl_per_dimension(model: torch.nn.Module, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
     """Mean KL(q(z_j|x) || N(0, 1)) of each latent dimension over images `x`, in nats: (latent_dim,)."""
-    mu, logvar = model.encode(x)
+    mu, logvar = model.encode(x, labels) if getattr(model, "n_classes", 0) else model.encode(x)
     return (0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)).mean(dim=0).cpu()
 
 
@@ -45,14 +45,15 @@ ACTIVE_KL = 0.1  # nats per image: a dimension carrying less information than th
 
 
 @torch.no_grad()
-def active_units(model: torch.nn.Module, x: torch.Tensor, threshold: float = ACTIVE_KL) -> torch.Tensor:
+def active_units(model: torch.nn.Module, x: torch.Tensor, threshold: float = ACTIVE_KL,
+                 labels: torch.Tensor | None = None) -> torch.Tensor:
     """Which latent dimensions are used: mean KL(q(z_j|x) || N(0, 1)) over images above `threshold` nats, (d,) bool.
 
     A dimension whose posterior equals the prior for every image (KL 0) tells the decoder nothing:
     it has "collapsed". (Burda et al. 2015 count instead the dimensions whose mean E_q[z_j] varies
     across images by more than 0.01; that count is more lenient.)
     """
-    return kl_per_dimension(model, x) > threshold
+    return kl_per_dimension(model, x, labels) > threshold
 
 
 def mean_image_loss(train: torch.Tensor, test: torch.Tensor) -> float:

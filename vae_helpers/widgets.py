@@ -147,7 +147,8 @@ class LatentExplorer(anywidget.AnyWidget):
         """Latent dimensions a VAE does not use (collapsed to the prior: see metrics.active_units)."""
         if not isinstance(model, VAE) or self.data is None:
             return [False] * self.latent_dim
-        return (~active_units(model, self.data.test[:N_MAP])).tolist()
+        labels = self.data.test_labels[:N_MAP] if getattr(model, "n_classes", 0) else None
+        return (~active_units(model, self.data.test[:N_MAP], labels=labels)).tolist()
 
     @property
     def z(self) -> np.ndarray:
@@ -274,6 +275,10 @@ class LatentExplorer(anywidget.AnyWidget):
         fig.tight_layout()
         buffer = io.BytesIO()
         fig.canvas.print_png(buffer)
+        # A 64-colour palette PNG: about a third of the size, which matters twice per stored explorer.
+        quantised = PILImage.open(buffer).convert("RGB").quantize(colors=64)
+        buffer = io.BytesIO()
+        quantised.save(buffer, format="PNG", optimize=True)
         return buffer.getvalue()
 
     def _repr_mimebundle_(self, **kwargs):

@@ -2,7 +2,7 @@
 
 Sync tests use a small generated notebook (conftest `fixture_notebook_files`: cell 0 loads two small
 models, cell 1 displays an explorer, cell 2 prints explorer.z, cell 3 calls set_z, cell 4 encode(3)).
-The stored notebooks with an explorer are opened untrusted, then run, saved, reloaded, restarted.
+Each stored notebook with an explorer is opened untrusted, then run, saved, reloaded, restarted.
 """
 from __future__ import annotations
 
@@ -214,22 +214,6 @@ def test_notebook7_slider_keys_mouse_and_buttons(pages, notebook7, models, data)
     vb.screenshot(page, "notebook7-keys-mouse-buttons", full_page=False)
 
 
-@pytest.mark.parametrize("notebook", vb.explorer_notebook_params())
-def test_lab_stored_notebook_before_running_shows_its_still_picture(pages, lab, notebook):
-    """A stored notebook opened in Lab is untrusted: its explorers show their still picture (>= 200 px)."""
-    cells = vb.stored_explorer_cells(notebook)
-    nb = open_notebook(pages, lab, notebook.name)
-    trusted = nb.cells()
-    for i in cells:
-        assert not trusted[i]["trusted"], "a stored notebook should open untrusted here (private trust database)"
-        view = nb.explorer_view(i)
-        assert not view["live"], f"cell {i}: an untrusted output ran its scripts"
-        assert view["pictureHeight"] >= 200, f"cell {i}: no still picture >= 200 px: {view}"
-    assert_no_error(nb)
-    nb.cell(cells[0]).scroll_into_view_if_needed()
-    vb.screenshot(nb.page, f"lab-untrusted-{notebook.stem}", full_page=False)
-
-
 def check_explorer_moves(nb: vb.NotebookPage, i: int) -> None:
     """A live explorer in cell i answers a key on its first slider with the decode of the new z."""
     api = api_of_cell(i)
@@ -243,17 +227,28 @@ def check_explorer_moves(nb: vb.NotebookPage, i: int) -> None:
 
 
 @pytest.mark.parametrize("notebook", vb.explorer_notebook_params())
-def test_lab_stored_notebook_run_save_reload_restart(pages, lab, model_cache, notebook):
-    """Run all, save, reload: the explorers are live. Restart the kernel, save, reload: live (scripts of
-    a trusted output) or a still picture; never an error."""
-    model_cache.wait()
-    started = time.perf_counter()
+def test_lab_stored_notebook_untrusted_then_run_save_reload_restart(pages, lab, model_cache, notebook):
+    """A stored notebook opened in JupyterLab is untrusted: each explorer shows its still picture (>= 200 px).
+    Run all, save, reload: the explorers are live. Restart the kernel, save, reload: live (scripts of a
+    trusted output) or a still picture. Never an error."""
+    cells = vb.stored_explorer_cells(notebook)
     nb = open_notebook(pages, lab, notebook.name)
+    stored = nb.cells()
+    for i in cells:
+        assert not stored[i]["trusted"], "a stored notebook should open untrusted here (private trust database)"
+        view = nb.explorer_view(i)
+        assert not view["live"], f"cell {i}: an untrusted output ran its scripts"
+        assert view["pictureHeight"] >= 200, f"cell {i}: no still picture >= 200 px: {view}"
+    assert_no_error(nb)
+    nb.cell(cells[0]).scroll_into_view_if_needed()
+    vb.screenshot(nb.page, f"lab-untrusted-{notebook.stem}", full_page=False)
+
+    model_cache.wait(notebook.name)
+    started = time.perf_counter()
     errors = nb.run_all()
     print(f"{notebook.name}: run all in JupyterLab took {time.perf_counter() - started:.1f} s")
     assert not errors, f"{notebook.name} failed when run in JupyterLab: {errors}"
-    cells = nb.explorer_cells()
-    assert cells == vb.stored_explorer_cells(notebook), "the explorers are not where the stored notebook has them"
+    assert nb.explorer_cells() == cells, "the explorers are not where the stored notebook has them"
     for i in cells:
         check_live(nb, i, bridged=True)
         check_explorer_moves(nb, i)

@@ -5,6 +5,7 @@ tests that run the notebooks through the UI report them).  Usage: python warm_ca
 """
 import sys
 import time
+from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
@@ -13,4 +14,4 @@ for path in sys.argv[1:]:
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
     NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True, record_timing=False).execute()
-    print(f"warmed by {path}: {time.perf_counter() - start:.1f} s", flush=True)
+    print(f"warmed by {Path(path).name}: {time.perf_counter() - start:.1f} s", flush=True)

@@ -1,0 +1,68 @@
+"""Gradient estimators and the variational-inference pieces of the evidence module."""
+import numpy as np
+import pytest
+import torch
+
+import vae_helpers as vh
+from vae_helpers import estimators as es
+from vae_helpers import evidence as ev
+
+
+@pytest.fixture(scope="module")
+def small_vae(mnist5k):
+    vh.set_seed(0)
+    vae = vh.VAE(2, hidden=(64,))
+    vh.fit(vae, mnist5k.train[:1000], epochs=5, progress=False)
+    return vae
+
+
+def test_pathwise_has_far_less_variance_and_agrees_in_mean(small_vae, mnist5k):
+    x = mnist5k.test[:16]
+    pathwise = es.gradient_stats(small_vae, x, "pathwise", draws=60, seed=0)
+    score = es.gradient_stats(small_vae, x, "score", draws=60, seed=1)
+    assert pathwise.mean.shape == (sum(p.numel() for p in small_vae.encoder.parameters()),)
+    assert score.total_variance > 50 * pathwise.total_variance
+    assert es.disagreement(pathwise, score) < 5
+    with pytest.raises(ValueError, match="method must be"):
+        es.gradient_stats(small_vae, x, "magic", draws=2)
+
+
+def test_elbo_plus_kl_to_the_posterior_is_the_evidence(small_vae, mnist5k):
+    x = mnist5k.test[1]
+    ll = ev.decoder_log_likelihood(small_vae, x)
+    log_px = ev.grid_log_evidence(ll, 2, points=150)[0]
+    with torch.no_grad():
+        mu, logvar = small_vae.encode(x.unsqueeze(0))
+    elbo, se = ev.elbo_estimate(ll, mu, logvar, 4000, torch.Generator().manual_seed(0), with_error=True)
+    kl = ev.kl_to_posterior(ll, log_px, mu, logvar, points=101)
+    assert kl >= 0 and se > 0
+    assert abs(log_px - elbo - kl) < 4 * se + 0.05
+
+
+def test_importance_weighted_bound_rises_towards_the_evidence(small_vae, mnist5k):
+    x = mnist5k.test[2]
+    ll = ev.decoder_log_likelihood(small_vae, x)
+    log_px = ev.grid_log_evidence(ll, 2, points=240, limit=8.0)[0]   # wide: a briefly trained model's posterior
+    with torch.no_grad():
+        mu, logvar = small_vae.encode(x.unsqueeze(0))
+    l1, _ = ev.importance_weighted_bound(ll, mu, logvar, 1, repeats=40, generator=torch.Generator().manual_seed(0))
+    l500, se = ev.importance_weighted_bound(ll, mu, logvar, 500, repeats=10, generator=torch.Generator().manual_seed(1))
+    assert l1 < l500 < log_px + 3 * se + 0.05
+
+
+def test_fit_q_gains_elbo_from_a_poor_start(small_vae, mnist5k):
+    x = mnist5k.test[3]
+    ll = ev.decoder_log_likelihood(small_vae, x)
+    mu0, logvar0 = torch.zeros(1, 2), torch.zeros(1, 2)         # the prior as a (poor) starting q
+    mu, logvar, trace = ev.fit_q(ll, mu0, logvar0, steps=100, samples=8)
+    start = ev.elbo_estimate(ll, mu0, logvar0, 2000, torch.Generator().manual_seed(0))
+    end = ev.elbo_estimate(ll, mu, logvar, 2000, torch.Generator().manual_seed(0))
+    assert end > start + 5 and len(trace) == 100
+
+
+def test_grid_moments_of_a_known_gaussian():
+    axis = torch.linspace(-5, 5, 201)
+    h0, h1 = torch.meshgrid(axis, axis, indexing="ij")
+    density = torch.exp(-0.5 * ((h0 - 1) / 0.5) ** 2 - 0.5 * ((h1 + 1) / 0.8) ** 2)
+    mean, std = ev.grid_moments(density, axis)
+    assert mean.tolist() == pytest.approx([1.0, -1.0], abs=1e-3) and std.tolist() == pytest.approx([0.5, 0.8], abs=1e-3)
