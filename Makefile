@@ -8,7 +8,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install notebooks test test-full lab bench clean
+.PHONY: install notebooks test test-full lab notebook bench clean
 
 install: $(STAMP)
 
@@ -36,6 +36,9 @@ test-full: $(STAMP)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/00_start_here.ipynb
+
+notebook: $(STAMP)
+	$(VENV)/bin/jupyter notebook notebooks/00_start_here.ipynb
 
 # Every number in benchmarks/RESULTS.md (full MNIST parts are skipped, with a message, when its files are absent)
 bench: $(STAMP)

@@ -67,6 +67,18 @@ def readme_table(entries: list[dict]) -> str:
     return "\n".join(rows)
 
 
+def _set_tagged_text(source: str, tag: str, text: str) -> str:
+    """The .md source with the markdown cell tagged `tag` replaced by `text` (edited as text: no reformatting)."""
+    marker = f'+++ {{"tags": ["{tag}"]}}\n'
+    if marker not in source:
+        raise SystemExit(f"no cell tagged {tag!r} in the source: add one (see CONTRIBUTING.md)")
+    head, rest = source.split(marker, 1)
+    following = rest.find("\n+++")  # the next cell break, if any
+    following = following if following != -1 else rest.find("\n```{code-cell}")
+    tail = rest[following:] if following != -1 else "\n"
+    return f"{head}{marker}\n{text.strip()}\n{tail.lstrip(chr(10)) and chr(10) + tail.lstrip(chr(10))}"
+
+
 def _set_tagged(nb, tag: str, text: str) -> bool:
     """Replace the source of the markdown cell tagged `tag`; True if it changed."""
     cell = next((c for c in nb.cells if tag in c.get("metadata", {}).get("tags", [])), None)
@@ -86,16 +98,25 @@ def update(check: bool) -> list[str]:
         wanted = {"nav": nav_text(entries, i)}
         if i == 0:
             wanted["course-map"] = course_map(entries)
-        for path in (NOTEBOOKS / f"{e['stem']}.md", NOTEBOOKS / f"{e['stem']}.ipynb"):
-            if not path.exists():
-                stale.append(f"{path.name} is missing")
-                continue
-            nb = jupytext.read(path) if path.suffix == ".md" else nbformat.read(path, as_version=4)
-            changed = [tag for tag, text in wanted.items() if _set_tagged(nb, tag, text)]
-            if changed:
-                stale.append(f"{path.name}: {', '.join(changed)}")
-                if not check:
-                    jupytext.write(nb, path) if path.suffix == ".md" else nbformat.write(nb, path)
+        source_path = NOTEBOOKS / f"{e['stem']}.md"
+        source = source_path.read_text(encoding="utf-8")
+        new_source = source
+        for tag, text in wanted.items():
+            new_source = _set_tagged_text(new_source, tag, text)
+        if new_source != source:
+            stale.append(f"{source_path.name}: {', '.join(wanted)}")
+            if not check:
+                source_path.write_text(new_source, encoding="utf-8")
+        stored = NOTEBOOKS / f"{e['stem']}.ipynb"
+        if not stored.exists():
+            stale.append(f"{stored.name} is missing")
+            continue
+        nb = nbformat.read(stored, as_version=4)
+        changed = [tag for tag, text in wanted.items() if _set_tagged(nb, tag, text)]
+        if changed:
+            stale.append(f"{stored.name}: {', '.join(changed)}")
+            if not check:
+                nbformat.write(nb, stored)
     readme = README.read_text(encoding="utf-8")
     head, rest = readme.split(START, 1)
     _, tail = rest.split(END, 1)

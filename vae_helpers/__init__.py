@@ -8,6 +8,7 @@ from .checkpoints import (CheckpointError, load_checkpoint, load_model, save_mod
 from .checks import ImageInputError, as_images
 from .data import DATASETS, Dataset, DatasetError, binarize, epochs_for, load_dataset
 from . import estimators, evidence, exercises, judge, metrics, plotting
+from .display import alt, describe_figure, notebook_setup
 from .exercises import check_answer
 from .judge import RealismJudge, realism_judge
 from .latent import code_box, decode_path, interpolate, manifold_grid, plot_manifold, plot_traversal, traversal

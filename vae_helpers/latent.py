@@ -95,6 +95,9 @@ def plot_manifold(model: torch.nn.Module, n: int = 15, x: torch.Tensor | None = 
         ax.set_ylabel("z[1]")
         spacing = "standard-normal quantiles" if isinstance(model, VAE) else "even steps over the codes' box"
         ax.set_title(title or f"{type(model).__name__} decoder over a {n}x{n} grid ({spacing})")
+    ax._vh_alt = (f'"{ax.get_title()}": a mosaic of {n * n} decoded images, one per grid point, z[0] from '
+                  f"{axes[0][0]:.1f} (left) to {axes[0][-1]:.1f} (right), z[1] from {axes[1][0]:.1f} (bottom) to "
+                  f"{axes[1][-1]:.1f} (top).")
     return ax
 
 
@@ -127,4 +130,7 @@ def plot_traversal(model: torch.nn.Module, z0: torch.Tensor, dims, values, title
         ax.set_yticks(np.arange(rows) * 28 + 14, [f"z[{d}]" for d in dims], fontsize=10)
         ax.set_xlabel("value given to the dimension of the row")
         ax.set_title(title or f"{type(model).__name__}: one latent dimension at a time")
+    ax._vh_alt = (f'"{ax.get_title()}": a grid of decoded images; each of the {rows} rows sets one latent '
+                  f"dimension to {cols} values from {values[0]:.1f} (left) to {values[-1]:.1f} (right), the other "
+                  "dimensions held at the starting code.")
     return ax

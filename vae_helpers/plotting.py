@@ -56,6 +56,8 @@ def show_images(images, *, ncols: int = 10, titles: Sequence[str] | None = None,
         if title:
             fig.suptitle(title)
         fig.tight_layout()
+    named = f", titled {', '.join(titles[:12])}{', ...' if len(titles) > 12 else ''}" if titles is not None else ""
+    fig._vh_alt = f"Figure: {title + ': ' if title else ''}a grid of {len(imgs)} grey images{named}."
     return fig
 
 
@@ -82,6 +84,8 @@ def plot_reconstructions(model: torch.nn.Module, x: torch.Tensor, *, n: int = 10
             axes[row, 0].set_ylabel(label, fontsize=11)
         fig.suptitle(title or f"{type(model).__name__}: test inputs and their reconstructions")
         fig.tight_layout()
+    fig._vh_alt = (f"Figure: {fig._suptitle.get_text()}. Top row: {len(x)} input images; bottom row: what the "
+                   f"{type(model).__name__} reconstructs from each, directly below it.")
     return fig
 
 
@@ -120,6 +124,9 @@ def plot_latent(model: torch.nn.Module, x: torch.Tensor, labels: torch.Tensor, *
         ax.set_xlabel(f"z[{dims[0]}]")
         ax.set_ylabel(ylabel)
         ax.set_title(title or f"{type(model).__name__} latent space ({len(z)} images)")
+    ax._vh_alt = (f'"{ax.get_title()}": a scatter plot of the {len(z)} images\' latent points, {ylabel} against '
+                  f"z[{dims[0]}], coloured by class with each class name written at the centre of its points "
+                  f"(classes: {', '.join(classes)}).")
     return ax
 
 
@@ -150,6 +157,9 @@ def plot_history(*histories, names: Sequence[str] | None = None, ax: plt.Axes | 
         ax.set_ylabel("loss (nats per image)")
         ax.set_title(title)
         ax.legend()
+    ax._vh_alt = (f'"{title}": loss in nats per image against epoch, training (solid) and test (dashed) curves for '
+                  f"{', '.join(names)}; final test losses "
+                  + ", ".join(f"{n} {h.test_loss[-1]:.1f}" for n, h in zip(names, histories) if h.test_loss) + ".")
     return ax
 
 
@@ -175,6 +185,8 @@ def plot_codes_on_a_line(codes, images, *, ax: plt.Axes | None = None, zoom: flo
         ax.set_yticks([])
         ax.set_xlabel("z (the 1-D latent code)")
         ax.set_title(title)
+    ax._vh_alt = (f'"{title}": a horizontal line of 1-D latent codes, {len(codes)} points from {codes.min():.1f} to '
+                  f"{codes.max():.1f}, each with the image it encodes drawn above it.")
     return ax
 
 
@@ -235,4 +247,9 @@ def plot_encode_decode(ae: torch.nn.Module, vae: torch.nn.Module, x: torch.Tenso
             fig.text(0.01, bottom + 0.41, "Autoencoder: one point per image" if name == "AE"
                      else "Variational autoencoder: a distribution per image, then a sample",
                      fontsize=14, weight="bold")
+    fig._vh_alt = ("Figure: the two encode-decode processes on one test image. Top row, autoencoder: the input "
+                   f"image, its code as a single point z = ({z_ae[0]:.1f}, {z_ae[1]:.1f}), and the decoded output. "
+                   "Bottom row, variational autoencoder: the input, its Gaussian (an ellipse of mean plus or minus two "
+                   f"standard deviations around mu = ({mu[0]:.1f}, {mu[1]:.1f})) with one sampled z, and the output "
+                   "decoded from that sample.")
     return fig

@@ -8,7 +8,7 @@ Environment:
   VH_CHROMIUM            chromium binary (default /usr/bin/chromium)
   VH_NOTEBOOKS_DIR       the stored notebooks to test (default notebooks/; e.g. a freshly executed copy)
   VAE_HELPERS_CACHE_DIR  model cache for the Jupyter servers' kernels (default: the per-user cache, as
-                         in the notebooks; warmed here by running the notebooks once in the background)
+                         in the notebooks; warmed by running each notebook once, in the background)
 """
 from __future__ import annotations
 
@@ -138,7 +138,8 @@ class CacheWarmer:
             copies.append(str(self.workdir / path.name))
         nice = ["nice", "-n", "10"] if shutil.which("nice") else []
         self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen([*nice, sys.executable, str(HERE / "warm_cache.py"), *copies], cwd=self.workdir,
+        self.proc = subprocess.Popen([*nice, sys.executable, str(HERE / "warm_cache.py"), str(self.cache), *copies],
+                                     cwd=self.workdir,
                                      env={**os.environ, "VAE_HELPERS_CACHE_DIR": str(self.cache), "MPLBACKEND": "Agg",
                                           "OMP_NUM_THREADS": "1"},  # one thread: it runs beside the browser tests
                                      stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -166,12 +167,15 @@ class CacheWarmer:
 @pytest.fixture(scope="session")
 def model_cache(tmp_path_factory):
     """The servers' model cache: the notebooks' own ($VAE_HELPERS_CACHE_DIR, else the per-user cache),
-    warmed in the background by running each stored explorer notebook once (quick when already warm)."""
+    warmed in the background by running each stored explorer notebook once (again when its code changes)."""
     from vae_helpers.checkpoints import model_cache_dir
     cache = model_cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
-    warmer = CacheWarmer(cache, tmp_path_factory.mktemp("warm"), vb.explorer_notebooks())
-    print(f"model cache {cache}, warming it in the background")
+    from warm_cache import marker_name
+    cold = [path for path in vb.explorer_notebooks() if not (cache / marker_name(path)).exists()]
+    warmer = CacheWarmer(cache, tmp_path_factory.mktemp("warm"), cold)
+    print(f"model cache {cache}: " + (f"warming it for {', '.join(p.name for p in cold)} in the background"
+                                      if cold else "already warmed for these notebooks"))
     warmer.start()
     yield warmer
     warmer.stop()

@@ -1,0 +1,97 @@
+"""How figures are shown in the notebooks: projector-sized text and a text alternative on every figure.
+
+`vh.notebook_setup()` (called once in each notebook's setup cell, never on import) makes every
+matplotlib figure display as `<img alt="...">` HTML with a plain-text description beside it. The alt
+text is the figure's own description (set with `vh.alt(fig, "...")`) or, failing that, one composed
+from its titles, axis labels and legend. JupyterLab, Notebook 7, an nbconvert HTML export and the
+course website all read the alt attribute; screen readers and text-only renderers get the description.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+from PIL import Image
+
+from .plotting import STYLE
+
+
+def alt(fig: Figure, text: str) -> Figure:
+    """Give a figure its text alternative (what it shows, for readers who cannot see it); returns the figure."""
+    fig._vh_alt = text
+    return fig
+
+
+def _axes_description(ax) -> str:
+    """One panel: its own description if a helper gave it one, else its title, axes and legend."""
+    if getattr(ax, "_vh_alt", None):
+        return ax._vh_alt
+    bits = []
+    if ax.get_title():
+        bits.append(f'"{ax.get_title()}"')
+    x, y = ax.get_xlabel(), ax.get_ylabel()
+    if x or y:
+        bits.append(f"{y or 'values'} against {x or 'position'}")
+    legend = ax.get_legend()
+    if legend is not None:
+        labels = [t.get_text() for t in legend.get_texts()][:10]
+        bits.append("legend: " + ", ".join(labels))
+    if ax.images and not (x or y):
+        bits.append("an image")
+    return "; ".join(bits)
+
+
+def describe_figure(fig: Figure) -> str:
+    """The figure's text alternative: its own (see `alt`), or one composed from titles, labels and legends."""
+    own = getattr(fig, "_vh_alt", None)
+    if own:
+        return own
+    title = fig._suptitle.get_text() if fig._suptitle is not None else ""
+    panels = [ax for ax in fig.axes if ax.get_visible() and (ax.has_data() or ax.images)
+              and ax.get_label() != "<colorbar>"]
+    if panels and all(ax.images and not ax.get_xlabel() and not ax.get_ylabel() and not getattr(ax, "_vh_alt", None)
+                      for ax in panels) and len(panels) > 2:
+        names = [ax.get_title() for ax in panels if ax.get_title()]
+        named = f", titled {', '.join(names[:12])}{', ...' if len(names) > 12 else ''}" if names else ""
+        return f"Figure: {title + ': ' if title else ''}a grid of {len(panels)} images{named}."
+    described = [d for d in (_axes_description(ax) for ax in panels) if d]
+    if len(described) == 1:
+        return f"Figure: {title + '. ' if title else ''}{described[0].rstrip('.')}."
+    listing = " ".join(f"Panel {i}: {d.rstrip('.')}." for i, d in enumerate(described, start=1))
+    return f"Figure{': ' + title if title else ''} ({len(described)} panels). {listing}".strip()
+
+
+def figure_png(fig: Figure) -> bytes:
+    """PNG bytes of a figure as the inline backend draws it (tight box), reduced to a 256-colour palette."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight", facecolor="white")
+    image = Image.open(buffer).convert("RGB").quantize(colors=256)   # plots and grey images lose nothing visible
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def figure_html(fig: Figure) -> str:
+    """An <img> with the figure as an embedded PNG and its text alternative."""
+    png = base64.b64encode(figure_png(fig)).decode("ascii")
+    return (f'<img alt="{html.escape(describe_figure(fig))}" src="data:image/png;base64,{png}" '
+            'style="max-width:100%;height:auto">')
+
+
+def notebook_setup() -> None:
+    """In a notebook: projector-sized figure text, and every figure shown as an <img> with a text alternative."""
+    plt.rcParams.update(STYLE)
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with every Jupyter install
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    formatters = shell.display_formatter.formatters
+    formatters["image/png"].pop(Figure, None)                    # one copy of each figure, not two
+    formatters["text/html"].for_type(Figure, figure_html)
+    formatters["text/plain"].for_type(Figure, lambda fig, printer, cycle: printer.text(describe_figure(fig)))
