@@ -8,7 +8,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install notebooks test test-full lab notebook bench clean
+.PHONY: install notebooks test test-full lab notebook bench clean site slides student wheelhouse
 
 install: $(STAMP)
 
@@ -44,7 +44,24 @@ notebook: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/train_speed.py
 	$(PY) benchmarks/notebook_times.py
+	$(PY) benchmarks/notebook_times.py --threads 1
 	$(PY) benchmarks/growth.py
+
+# Built from the stored notebooks (git-ignored folders): the offline course website (site/index.html), a reveal.js
+# deck per notebook (slides/index.html), the learners' notebooks without solutions (student/). site and slides
+# bundle MathJax and reveal.js from the npm packages pinned in package-lock.json (npm ci runs when needed).
+site: $(STAMP)
+	$(PY) tools/build_site.py
+
+slides: $(STAMP)
+	$(PY) tools/build_slides.py
+
+student: $(STAMP)
+	$(PY) tools/make_student.py
+
+# Wheels of every pinned requirement (CPU torch included) and of vae-helpers, for tools/install_offline.sh
+wheelhouse: $(STAMP)
+	$(PY) tools/build_wheelhouse.py
 
 clean:
 	rm -rf $(VENV)

@@ -8,7 +8,8 @@ Reported, never asserted: per-notebook totals (first / cached), the series total
 a flag on everything over the budgets of DESIGN.md (embedded dataset, first run: any cell <= 15 s, any notebook
 <= 40 s, the series <= 150 s; full MNIST / Fashion-MNIST: any notebook's first run <= 3 min).
 
-Run: .venv/bin/python benchmarks/notebook_times.py [--dataset mnist] [--top 10] [--quick] [--out F] [NOTEBOOK ...]
+Run: .venv/bin/python benchmarks/notebook_times.py [--dataset mnist] [--threads 1] [--top 12] [--quick] [--out F]
+     [NOTEBOOK ...]
 --quick runs a two-cell stand-in notebook (seconds), not the series.
 """
 from __future__ import annotations
@@ -115,7 +116,8 @@ def execute(path: Path, timeout: int) -> NotebookRun:
     try:
         client.execute()
     except (CellExecutionError, CellTimeoutError, DeadKernelError) as err:
-        run.error = f"{type(err).__name__}: {str(err).strip().splitlines()[-1][:200]}"
+        last = re.sub(r"\x1b\[[0-9;]*m", "", str(err)).strip().splitlines()[-1]  # no terminal colours
+        run.error = f"{type(err).__name__}: {last[:200]}"
     run.wall = time.perf_counter() - start
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "code":
@@ -126,9 +128,13 @@ def execute(path: Path, timeout: int) -> NotebookRun:
     return run
 
 
-def run_series(paths: list[Path], dataset: str, timeout: int) -> tuple[list[NotebookRun], list[NotebookRun], dict]:
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def run_series(paths: list[Path], dataset: str, timeout: int, threads: int | None = None
+               ) -> tuple[list[NotebookRun], list[NotebookRun], dict]:
     """Both passes over fresh copies, sharing one new model cache; returns (first, cached, rewritten-by-name)."""
-    env_before = {k: os.environ.get(k) for k in ("VAE_HELPERS_CACHE_DIR", "VAE_HELPERS_DATA_DIR", "MPLBACKEND")}
+    env_before = {k: os.environ.get(k) for k in ("VAE_HELPERS_CACHE_DIR", "VAE_HELPERS_DATA_DIR", *THREAD_VARS)}
     passes: list[list[NotebookRun]] = [[], []]
     rewritten = {}
     with tempfile.TemporaryDirectory(prefix="vh_nbtimes_") as tmp:
@@ -137,6 +143,8 @@ def run_series(paths: list[Path], dataset: str, timeout: int) -> tuple[list[Note
         os.environ["VAE_HELPERS_CACHE_DIR"] = str(cache)  # inherited by every kernel started below
         if dataset != "mnist-5k" and common.full_data_dir():
             os.environ["VAE_HELPERS_DATA_DIR"] = str(common.full_data_dir())
+        for var in THREAD_VARS if threads else ():
+            os.environ[var] = str(threads)  # torch in each kernel starts with this many intra-op threads
         try:
             for p, label in enumerate(("first run, empty model cache", "second run, warm model cache")):
                 folder = Path(tmp) / f"pass{p + 1}"
@@ -158,7 +166,7 @@ def run_series(paths: list[Path], dataset: str, timeout: int) -> tuple[list[Note
 
 
 def report(first: list[NotebookRun], cached: list[NotebookRun], dataset: str, rewritten: dict, top: int,
-           loads: list[float]) -> str:
+           loads: list[float], threads: int | None = None) -> str:
     budget = BUDGETS["mnist-5k" if dataset == "mnist-5k" else "full"]
     flags = []
 
@@ -202,7 +210,8 @@ def report(first: list[NotebookRun], cached: list[NotebookRun], dataset: str, re
               else "any notebook's first run <= 180 s")
     flag_text = "\n".join(f"- {f}" for f in flags) if flags else "- none: every budget is met"
     return f"""
-Dataset: `{dataset}`{'' if dataset == 'mnist-5k' else ' (the DATASET line of each setup cell rewritten)'}.
+Dataset: `{dataset}`{'' if dataset == 'mnist-5k' else ' (the DATASET line of each setup cell rewritten)'}; kernels with
+{f'{threads} torch thread(s) (OMP_NUM_THREADS={threads})' if threads else "torch's default threads"}.
 Seconds are the kernel's own cell execution times (nbclient record_timing: execute_input to execute_reply),
 summed per notebook; "wall" adds kernel start-up and shutdown. Budgets (DESIGN.md, first run): {limits}.
 The budgets are meant under nbval; nbclient runs the same cells the same way.
@@ -233,6 +242,8 @@ def main() -> None:
                         help="run on a full dataset by rewriting each copy's DATASET line (budget: 3 min/notebook)")
     parser.add_argument("--top", type=int, default=12, help="how many of the slowest cells to list")
     parser.add_argument("--timeout", type=int, default=600, help="seconds before a cell counts as hung")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads in every kernel (sets OMP_NUM_THREADS); default: torch's own choice")
     common.add_common_args(parser)
     args = parser.parse_args()
     started = time.perf_counter()
@@ -247,13 +258,15 @@ def main() -> None:
         return
     print(f"{common.machine_line()}\n{len(paths)} notebook(s), dataset {args.dataset}", flush=True)
     loads = [common.load_average() or 0.0]
-    first, cached, rewritten = run_series(paths, args.dataset, args.timeout)
+    first, cached, rewritten = run_series(paths, args.dataset, args.timeout, args.threads)
     if quick_dir is not None:
         quick_dir.cleanup()
     loads.append(common.load_average() or 0.0)
-    body = report(first, cached, args.dataset, rewritten, args.top, loads)
-    key = "notebook_times" + ("" if args.dataset == "mnist-5k" else f"_{args.dataset}")
-    title = f"Notebook run times ({args.dataset}{', quick smoke run' if args.quick else ''})"
+    body = report(first, cached, args.dataset, rewritten, args.top, loads, args.threads)
+    key = "notebook_times" + ("" if args.dataset == "mnist-5k" else f"_{args.dataset}") + \
+        (f"_{args.threads}thread" if args.threads else "")
+    title = (f"Notebook run times ({args.dataset}{f', {args.threads} torch thread(s)' if args.threads else ''}"
+             f"{', quick smoke run' if args.quick else ''})")
     common.write_section(common.out_path(args), key, common.section(key, title, body, time.perf_counter() - started))
     if any(r.error for r in first + cached):
         sys.exit(1)

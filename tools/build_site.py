@@ -153,6 +153,7 @@ def build(out: Path, notebooks: Path) -> dict:
         shutil.rmtree(out)
     out.mkdir(parents=True)
     copy_static(out)
+    (out / ".nojekyll").touch()  # GitHub Pages: serve _static/ as it is (Jekyll would drop folders starting with _)
     footer = (f"{SITE_TITLE}. Built from the stored notebooks with nbconvert {nbconvert.__version__} and "
               f"MathJax {vendor.version('mathjax')}; works offline, opened from disk.")
     extra_pages: dict[Path, str] = {}

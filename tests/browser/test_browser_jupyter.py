@@ -232,7 +232,9 @@ def test_lab_stored_notebook_untrusted_then_run_save_reload_restart(pages, lab, 
     Run all, save, reload: the explorers are live. Restart the kernel, save, reload: live (scripts of a
     trusted output) or a still picture. Never an error."""
     cells = vb.stored_explorer_cells(notebook)
+    clock = vb.Stopwatch(notebook.name)
     nb = open_notebook(pages, lab, notebook.name)
+    clock.lap("open")
     stored = nb.cells()
     for i in cells:
         assert not stored[i]["trusted"], "a stored notebook should open untrusted here (private trust database)"
@@ -244,9 +246,9 @@ def test_lab_stored_notebook_untrusted_then_run_save_reload_restart(pages, lab, 
     vb.screenshot(nb.page, f"lab-untrusted-{notebook.stem}", full_page=False)
 
     model_cache.wait(notebook.name)
-    started = time.perf_counter()
+    clock.lap("wait for the model cache")
     errors = nb.run_all()
-    print(f"{notebook.name}: run all in JupyterLab took {time.perf_counter() - started:.1f} s")
+    clock.lap("run all")
     assert not errors, f"{notebook.name} failed when run in JupyterLab: {errors}"
     assert nb.explorer_cells() == cells, "the explorers are not where the stored notebook has them"
     for i in cells:
@@ -256,8 +258,10 @@ def test_lab_stored_notebook_untrusted_then_run_save_reload_restart(pages, lab, 
     nb.cell(cells[0]).scroll_into_view_if_needed()
     vb.screenshot(nb.page, f"lab-run-{notebook.stem}", full_page=False)
 
+    clock.lap("checks")
     nb.save()
     nb.reload()
+    clock.lap("save, reload")
     for i in cells:
         check_live(nb, i)
         check_explorer_moves(nb, i)
@@ -268,6 +272,7 @@ def test_lab_stored_notebook_untrusted_then_run_save_reload_restart(pages, lab, 
     nb.restart_kernel()
     nb.save()
     nb.reload()
+    clock.lap("restart, save, reload")
     for i in cells:
         view = nb.explorer_view(i)
         assert (view["live"] and view["stillHidden"]) or view["pictureHeight"] >= 200, f"cell {i}: {view}"
@@ -276,3 +281,5 @@ def test_lab_stored_notebook_untrusted_then_run_save_reload_restart(pages, lab, 
     assert_no_error(nb)
     nb.cell(cells[0]).scroll_into_view_if_needed()
     vb.screenshot(nb.page, f"lab-restarted-{notebook.stem}", full_page=False)
+    clock.lap("checks")
+    print(clock)

@@ -252,6 +252,21 @@ def explorer_notebook_params():
     return [pytest.param(path, id=path.stem) for path in found]
 
 
+class Stopwatch:
+    """Named laps, printed as one line: where a long test spends its time."""
+
+    def __init__(self, name: str):
+        self.name, self.laps, self.last = name, [], time.perf_counter()
+
+    def lap(self, what: str) -> None:
+        now = time.perf_counter()
+        self.laps.append(f"{what} {now - self.last:.1f} s")
+        self.last = now
+
+    def __str__(self) -> str:
+        return f"{self.name}: " + ", ".join(self.laps)
+
+
 # ---- processes -----------------------------------------------------------------------------------
 
 def free_port() -> int:
@@ -398,13 +413,23 @@ class NotebookPage:
     def __init__(self, watched: Watched, server: JupyterServer, name: str):
         self.watched, self.page, self.server, self.name = watched, watched.page, server, name
 
-    def open(self, timeout: float = 90_000) -> "NotebookPage":
+    def open(self) -> "NotebookPage":
         self.page.goto(self.server.url(self.name))
-        return self.wait_ready(timeout)
+        return self.wait_ready()
 
-    def wait_ready(self, timeout: float = 90_000) -> "NotebookPage":
-        """Document loaded, kernel started and idle, outputs rendered."""
-        self.page.wait_for_function(_READY_JS, timeout=timeout, polling=250)
+    def wait_ready(self, timeout: float = 60_000, retry: bool = True) -> "NotebookPage":
+        """Document loaded, kernel started and idle, outputs rendered. A page that has not come up
+        within `timeout` is reloaded once (seen once in ~40 runs on a loaded machine: a blank JupyterLab)."""
+        try:
+            self.page.wait_for_function(_READY_JS, timeout=timeout, polling=250)
+        except Exception as error:
+            if not retry or "Timeout" not in str(error):
+                raise
+            text = self.page.evaluate("document.body ? document.body.innerText.slice(0, 300) : ''")
+            print(f"{self.server.kind}: {self.name} not ready after {timeout / 1000:.0f} s (page text {text!r}; "
+                  f"console errors {self.watched.errors[-5:]}); reloading once")
+            self.page.reload()
+            return self.wait_ready(timeout, retry=False)
         self.page.wait_for_timeout(500)
         return self
 
