@@ -27,6 +27,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -49,18 +50,38 @@ def build(source: Path, dataset: str | None = None) -> nbformat.NotebookNode:
     return nb
 
 
-def execute(nb: nbformat.NotebookNode, folder: Path, timeout: int = 900) -> float:
-    """Run a notebook top to bottom with `folder` as its working directory; return seconds taken."""
+def execute(nb: nbformat.NotebookNode, folder: Path, timeout: int = 900, keep_going: bool = False) -> float:
+    """Run a notebook top to bottom with `folder` as its working directory; return seconds taken.
+
+    `keep_going` runs every cell even after one fails (the failures are then read from the outputs).
+    """
     start = time.perf_counter()
     NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,  # no timestamps: clean diffs
                    store_widget_state=False,  # widget state would make nbconvert fetch widget scripts from a CDN
-                   resources={"metadata": {"path": str(folder)}}).execute()
+                   allow_errors=keep_going, resources={"metadata": {"path": str(folder)}}).execute()
     return time.perf_counter() - start
+
+
+def failures(nb: nbformat.NotebookNode) -> list[str]:
+    """One line per cell that raised: its index and the error's last line."""
+    found = []
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                found.append(f"cell {i}: {out.get('ename')}: {out.get('evalue')}")
+    return found
+
+
+def keep_failed(nb: nbformat.NotebookNode, source: Path, dataset: str | None) -> Path:
+    """Write a notebook that failed, with the outputs it reached, next to the temporary files; return its path."""
+    path = Path(tempfile.gettempdir()) / f"{source.stem}.{dataset or 'default'}.failed.ipynb"
+    nbformat.write(nb, path)
+    return path
 
 
 def run(paths: list[Path], dataset: str | None) -> int:
     """Execute each notebook in order, store it (default dataset only) and print the time each took."""
-    total = 0.0
+    total, failed_any = 0.0, False
     scratch = Path(tempfile.mkdtemp(prefix="vae_helpers_run_")) if dataset else None
     for source in paths:
         print(f"executing {source.stem} {'on ' + dataset if dataset else ''}...", flush=True)
@@ -68,15 +89,24 @@ def run(paths: list[Path], dataset: str | None) -> int:
         folder = source.parent
         if scratch is not None:  # the notebook's links and relative paths still resolve in its own folder
             folder = scratch
-        seconds = execute(nb, folder)
+        try:
+            seconds = execute(nb, folder, keep_going=dataset is not None)
+        except CellExecutionError:
+            print(f"  FAILED: the outputs it reached are in {keep_failed(nb, source, dataset)}", flush=True)
+            raise
+        failed = failures(nb)
+        if failed:  # only with --dataset: every cell ran, report all failing checks at once
+            print("  FAILED:\n    " + "\n    ".join(failed) + f"\n  outputs: {keep_failed(nb, source, dataset)}",
+                  flush=True)
+            failed_any = True
         total += seconds
         if dataset is None:
             nbformat.write(nb, source.with_suffix(".ipynb"))
         print(f"  {seconds:5.1f} s", flush=True)
     if scratch is not None:
         shutil.rmtree(scratch, ignore_errors=True)
-    print(f"{len(paths)} notebook(s) executed in {total:.1f} s")
-    return 0
+    print(f"{len(paths)} notebook(s) executed in {total:.1f} s{' with failing checks' if failed_any else ''}")
+    return 1 if failed_any else 0
 
 
 def main(argv: list[str]) -> int:

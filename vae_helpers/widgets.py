@@ -14,6 +14,7 @@ import base64
 import html
 import io
 import json
+import textwrap
 import uuid
 from collections.abc import Sequence
 from importlib import resources
@@ -98,6 +99,7 @@ class LatentExplorer(anywidget.AnyWidget):
     point = traitlets.List(traitlets.Float(), default_value=[]).tag(sync=True)       # the sliders' z
     model_points = traitlets.List(default_value=[]).tag(sync=True)                   # per model, after "encode"
     drawing_pixels = traitlets.List(default_value=[]).tag(sync=True)                 # the last drawing, 784 values
+    test_index = traitlets.Int(-1).tag(sync=True)                                   # set by encode(i): the page shows it
 
     def __init__(self, models, *, names=None, data=None, start=0, z=None, draw=False, show_one=False,
                  inactive=None, step=STEP):
@@ -172,6 +174,7 @@ class LatentExplorer(anywidget.AnyWidget):
         z = np.asarray(z, dtype=np.float64).reshape(-1)
         if len(z) != self.latent_dim:
             raise ValueError(f"z has {len(z)} values; the models have latent_dim={self.latent_dim}.")
+        self.test_index = -1
         self.model_points = []
         self.point = [float(v) for v in np.clip(z, self.limits[:, 0], self.limits[:, 1])]
 
@@ -181,8 +184,11 @@ class LatentExplorer(anywidget.AnyWidget):
             raise ValueError("No data was given to the explorer, so there is no test image to encode.")
         points = [self._embed(m, slice(index, index + 1))[0].double().tolist() for m in self.models]
         self.label = int(self.data.test_labels[index])
-        self.model_points = points
-        self.point = points[0]
+        with self.hold_sync():                                   # one message: the page sees all three together
+            self.model_points = points
+            self.point = points[0]
+            self.test_index = -1                                 # a change even when the same image is asked twice
+            self.test_index = int(index)
 
     def _embed(self, model, rows: slice) -> torch.Tensor:
         """Codes of test images `rows` (given their labels if the model is conditional)."""
@@ -256,7 +262,7 @@ class LatentExplorer(anywidget.AnyWidget):
         images = self.decoded()
         rows = 2 if self.latent_dim == 2 and self.data is not None else 1
         n = len(self.models)
-        fig = Figure(figsize=(3.1 * n + 0.4, 3.0 * rows + 0.9), dpi=80)
+        fig = Figure(figsize=(max(3.1 * n + 0.4, 5.6), 3.0 * rows + 1.1), dpi=80)
         FigureCanvasAgg(fig)
         for i, (name, image, z) in enumerate(zip(self.names, images, self.model_z)):
             ax = fig.add_subplot(rows, n, i + 1)
@@ -271,7 +277,8 @@ class LatentExplorer(anywidget.AnyWidget):
                              fontsize=11)
         where = self._start_note() or "z = (" + ", ".join(fmt(v) for v in self.z[:4]) + \
             (", ..." if self.latent_dim > 4 else "") + ")"
-        fig.suptitle(f"Latent explorer at {where}\nstill picture: run the notebook to move the sliders", fontsize=11)
+        where = textwrap.fill(f"Latent explorer at {where}", 60)
+        fig.suptitle(f"{where}\nstill picture: run the notebook to move the sliders", fontsize=11)
         fig.tight_layout()
         buffer = io.BytesIO()
         fig.canvas.print_png(buffer)

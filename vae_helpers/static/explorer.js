@@ -5,7 +5,8 @@
 // A plain script: it defines window.vhExplorer once, whatever the number of explorers on a page.
 (function () {
   "use strict";
-  if (window.vhExplorer && window.vhExplorer.version === 3) return;
+  const VERSION = 4;  // bump on every change: a page keeps the first explorer.js it ran
+  if (window.vhExplorer && window.vhExplorer.version === VERSION) return;
 
   const MINUS = "\u2212";
   // Okabe & Ito's colour-blind-safe palette, extended to ten classes; class names are also
@@ -335,13 +336,13 @@
       }
       return testOrder[testPos++ % testOrder.length];
     }
-    function encodeTest(k) {
+    function encodeTest(k, origin) {
       loadTests(() => {
         paintDigit(preview, testImages[k]);
         const codes = models.map((m) => Array.from(m.testCodes.slice(k * dim, (k + 1) * dim)));
         const name = testLabels ? P.classes[testLabels[k]] : "";
         if (classSelect && testLabels) { state.label = testLabels[k]; classSelect.value = state.label; }
-        setPerModel(codes, `test ${P.noun} #${k} (${name}): each model at its own code`);
+        setPerModel(codes, `test ${P.noun} #${k} (${name}): each model at its own code${origin ? " (" + origin + ")" : ""}`);
       });
     }
     function setAll(z, note) { state.z = z.slice(); state.perModel = null; state.note = note; syncSliders(); refresh(); }
@@ -388,6 +389,7 @@
       el("span", { text: "as the model sees it:", style: "font-size:12px" }, row);
       const seen = el("canvas", { width: 28, height: 28, class: "vh-seen", role: "img", "aria-label": "the drawing, preprocessed to 28 x 28",
         style: "width:56px;height:56px;image-rendering:pixelated;border:1px solid #ccc" }, row);
+      paintDigit(seen, new Float32Array(784));               // black, like the empty pad
       const clear = el("button", { type: "button", text: "clear", style: "font-size:13px;margin-top:4px" }, col);
       let drawing = false, last = null;
       const at = (e) => { const r = canvas.getBoundingClientRect(); return [(e.clientX - r.left) * 140 / r.width, (e.clientY - r.top) * 140 / r.height]; };
@@ -418,12 +420,15 @@
       resend: () => refresh(),
       setPerModel: setPerModel,
       encodeTest: encodeTest,
+      nTest: P.test_images && models.every((m) => m.testCodes) ? P.n_test : 0,
       markerAt: (i) => columns[i].map ? columns[i].map.at : null,
     };
-    bridge.attach(api);
+    // Notebook 7 and JupyterLab check the focused element itself for this attribute before their shortcuts
+    root.querySelectorAll("input, button, select, canvas").forEach((e) => e.setAttribute("data-lm-suppress-shortcuts", "true"));
     layout();
     syncSliders();
     refresh();
+    bridge.attach(api);
     if (preview && P.start !== null && P.start !== undefined) loadTests(() => paintDigit(preview, testImages[P.start]));
     return api;
   }
@@ -432,22 +437,24 @@
   function bridgeFor(key) {
     let model = null, api = null, timer = null, pending = null, sending = false;
     const registry = (window.vhExplorerModels = window.vhExplorerModels || {});
+    const same = (a, b) => Array.isArray(a) && Array.isArray(b) && a.length === b.length &&
+      a.every((v, i) => Array.isArray(v) ? same(v, b[i]) : Math.abs(v - b[i]) < 1e-6);
+    function adopt() {  // take the kernel's point: Python is the authority when the link is made
+      if (!api || !model) return;
+      const index = model.get("test_index");
+      const mz = model.get("model_points") || [];
+      if (index >= 0 && index < (api.nTest || 0)) api.encodeTest(index, "from Python");
+      else if (mz.length) api.setPerModel(mz, "set from Python");
+      else if (!same(model.get("point"), api.state.z)) api.setZ(model.get("point"));
+    }
     function connect(m) {
       model = m;
       // Python moved the point (explorer.set_z / explorer.encode): follow it
-      model.on("change:model_points", () => {
-        if (sending) return;  // our own change, not Python's
-        const mz = model.get("model_points");
-        if (api && mz && mz.length) api.setPerModel(mz, "set from Python");
-      });
-      model.on("change:point", () => {
-        if (sending) return;
-        const z = model.get("point");
-        if (api && !(model.get("model_points") || []).length && !same(z, api.state.z)) api.setZ(z);
-      });
-      if (api) api.resend();
+      model.on("change:test_index", () => { if (!sending) adopt(); });
+      model.on("change:model_points", () => { if (!sending) adopt(); });
+      model.on("change:point", () => { if (!sending) adopt(); });
+      adopt();
     }
-    const same = (a, b) => a && b && a.length === b.length && a.every((v, i) => Math.abs(v - b[i]) < 1e-9);
     function flush() {
       timer = null;
       if (!model || !pending) return;
@@ -455,6 +462,7 @@
       try {
         model.set("point", pending.z);
         model.set("model_points", pending.perModel || []);
+        model.set("test_index", -1);
         if (pending.drawing) model.set("drawing_pixels", pending.drawing);
         model.save_changes();
       } finally { sending = false; }
@@ -466,10 +474,15 @@
     });
     return {
       live: () => !!model,
-      attach: (a) => { api = a; },
-      send: (s) => {  // at most ~20 messages a second to the kernel, the last state always sent
-        pending = { z: s.z.slice(), perModel: s.perModel ? s.perModel.map((z) => z.slice()) : null, drawing: api ? api.drawing : null };
-        if (model && !timer) timer = setTimeout(flush, 50);
+      attach: (a) => { api = a; adopt(); },
+      send: (s) => {  // only what differs from the kernel's state; at most ~20 messages a second, the last one always
+        if (!model) return;
+        const perModel = s.perModel ? s.perModel.map((z) => z.slice()) : [];
+        const drawing = api ? api.drawing : null;
+        if (same(s.z, model.get("point")) && same(perModel, model.get("model_points") || []) &&
+            (!drawing || same(drawing, model.get("drawing_pixels") || []))) { pending = null; return; }
+        pending = { z: s.z.slice(), perModel: perModel.length ? perModel : null, drawing: drawing };
+        if (!timer) timer = setTimeout(flush, 50);
       },
     };
   }
@@ -494,5 +507,5 @@
     }
   }
 
-  window.vhExplorer = { version: 3, boot: boot, mount: mount, decode: decode, encode: encode, preprocessDrawing: preprocessDrawing };
+  window.vhExplorer = { version: VERSION, boot: boot, mount: mount, decode: decode, encode: encode, preprocessDrawing: preprocessDrawing };
 })();
