@@ -9,14 +9,6 @@ os.environ.setdefault("MPLBACKEND", "Agg")  # figures without a display, in test
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def shared_datasets() -> Path | None:
-    """Folder holding the official MNIST / Fashion-MNIST files, if this machine has one."""
-    for candidate in (os.environ.get("VAE_HELPERS_DATA_DIR"), ROOT.parent / "shared" / "datasets"):
-        if candidate and (Path(candidate) / "mnist").is_dir():
-            return Path(candidate)
-    return None
-
-
 @pytest.fixture(scope="session")
 def mnist5k():
     import vae_helpers as vh

@@ -11,7 +11,7 @@ import torch
 
 import vae_helpers as vh
 import vae_helpers.data as data
-from conftest import shared_datasets
+from shared_paths import shared_datasets
 
 SHARED = shared_datasets()
 needs_shared = pytest.mark.skipif(SHARED is None, reason="official MNIST files not on this machine")
