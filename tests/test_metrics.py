@@ -50,6 +50,9 @@ def test_relative_distance_and_neighbour_ratio():
     gen = torch.Generator().manual_seed(123)                  # not the metric's own seed: independent draws
     assert 0.9 < vh.metrics.neighbour_ratio(torch.randn(1000, 2, generator=gen)) < 1.1   # a true prior sample
     assert vh.metrics.neighbour_ratio(3 * torch.randn(1000, 2, generator=gen) + 2) > 1.5    # wrong place and scale
+    big = 3 * torch.randn(2000, 2, generator=gen) + 2                                      # subsampled to 300 codes
+    assert vh.metrics.neighbour_ratio(big, max_codes=300) > 1.5
+    assert 0.85 < vh.metrics.neighbour_ratio(torch.randn(2000, 2, generator=gen), max_codes=300) < 1.15
     base = vh.metrics.neighbour_ratio_baseline(500, 2, repeats=5)
     assert base.shape == (5,) and (base - 1).abs().max() < 0.2
 
