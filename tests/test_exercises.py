@@ -17,13 +17,14 @@ def verdict(key, answer, **objects):
 
 
 @pytest.mark.parametrize("key, objects, right, wrongs", [
-    ("01.1", {"gaps": GAPS}, 122.0, {-122.0: "sign", 241.0: "50-image", 174.0: "test loss alone",
-                                     122.0 / 784: "per pixel", 122.0 / math.log(2): "bits"}),
+    ("01.1", {"gaps": GAPS}, 122.0 / (784 * math.log(2)),
+     {-122.0 / (784 * math.log(2)): "sign", 122.0: "nats per image", 122.0 / math.log(2): "bits per image",
+      122.0 / 784: "nats per pixel", 241.0 / (784 * math.log(2)): "50-image", 174.0 / (784 * math.log(2)): "test loss alone"}),
     ("02.1", {}, 0.5, {1.0: "1/2", -0.5: "sign", 0.5 / math.log(2): "bits"}),
     ("03.2", {}, 50 ** 16, {16 ** 50: "exponent", 800: "combine", 2500: "2-D"}),
     ("03.3", {"log_evidence": -180.0, "elbo": -185.0}, 5.0, {-5.0: "sign", 5 / math.log(2): "bits"}),
-    ("04.5", {"batch": 128, "latent_dim": 20}, 2560, {128: "batch only", 20: "latent dimensions only",
-                                                       1 / 2560: "inverted"}),
+    ("04.5", {"batch": 128, "latent_dim": 20}, 20, {2560: "only one of the two", 128: "division by the batch",
+                                                     1 / 20: "inverted"}),
     ("05.1", {"free_bits": 0.5, "latent_dim": 16}, 8.0, {0.5: "one dimension", 0.0: "max(lambda"}),
 ])
 def test_numeric_checkers(key, objects, right, wrongs):
@@ -45,13 +46,13 @@ def test_numeric_checkers(key, objects, right, wrongs):
                            ("VAE", 2): .3, ("Autoencoder", 2): .2}, "seeds": (0, 1, 2)}, False),
     ("02.3", {"beta0": 2.0, "vae": 1.2, "ae": 2.1}, "AE"),
     ("04.4", {}, "kl"),
-    ("05.2", {"active_16": 2, "active_8": 5}, "fewer"),
+    ("05.2", {"active_16": 2, "active_8": 5}, "not more"),
 ])
 def test_prediction_checkers_show_the_measurement_only_after_an_answer(key, objects, right):
     ok, message = verdict(key, right, **objects)
     assert ok
     wrong = {True: False, False: True}.get(right) if isinstance(right, bool) else \
-        {"4000": "200", "AE": "VAE", "kl": "recon", "fewer": "more"}[right]
+        {"4000": "200", "AE": "VAE", "kl": "recon", "not more": "more"}[right]
     ok, wrong_message = verdict(key, wrong, **objects)
     assert not ok and wrong_message.startswith("Not quite")
     ok, unanswered = verdict(key, None, **objects)

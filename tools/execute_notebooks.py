@@ -22,6 +22,7 @@ import shutil
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import jupytext
@@ -56,10 +57,24 @@ def execute(nb: nbformat.NotebookNode, folder: Path, timeout: int = 900, keep_go
     `keep_going` runs every cell even after one fails (the failures are then read from the outputs).
     """
     start = time.perf_counter()
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,  # no timestamps: clean diffs
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=True,
                    store_widget_state=False,  # widget state would make nbconvert fetch widget scripts from a CDN
                    allow_errors=keep_going, resources={"metadata": {"path": str(folder)}}).execute()
     return time.perf_counter() - start
+
+
+def slow_cells(nb: nbformat.NotebookNode, over: float = 10.0) -> list[str]:
+    """Cells that took more than `over` seconds (the kernel's own timing); removes the timestamps (clean diffs)."""
+    slow = []
+    for i, cell in enumerate(nb.cells):
+        timing = cell.get("metadata", {}).pop("execution", None)
+        if not timing or "iopub.execute_input" not in timing or "shell.execute_reply" not in timing:
+            continue
+        begin, end = (datetime.fromisoformat(timing[k].replace("Z", "+00:00"))
+                      for k in ("iopub.execute_input", "shell.execute_reply"))
+        if (end - begin).total_seconds() > over:
+            slow.append(f"cell {i}: {(end - begin).total_seconds():.1f} s")
+    return slow
 
 
 def failures(nb: nbformat.NotebookNode) -> list[str]:
@@ -94,6 +109,9 @@ def run(paths: list[Path], dataset: str | None) -> int:
         except CellExecutionError:
             print(f"  FAILED: the outputs it reached are in {keep_failed(nb, source, dataset)}", flush=True)
             raise
+        slow = slow_cells(nb)
+        if slow:
+            print("  slow cells (> 10 s): " + ", ".join(slow), flush=True)
         failed = failures(nb)
         if failed:  # only with --dataset: every cell ran, report all failing checks at once
             print("  FAILED:\n    " + "\n    ".join(failed) + f"\n  outputs: {keep_failed(nb, source, dataset)}",

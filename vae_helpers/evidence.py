@@ -137,22 +137,35 @@ def log_q(h: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tens
     return log_normal(h, mu.reshape(1, -1).cpu(), torch.exp(0.5 * logvar.reshape(1, -1).cpu()))
 
 
-def kl_to_posterior(log_likelihood: LogLikelihood, log_evidence: float, mu: torch.Tensor, logvar: torch.Tensor,
+def kl_to_posterior(log_likelihood: LogLikelihood, log_evidence: float | None, mu: torch.Tensor, logvar: torch.Tensor,
                     points: int = 201, width: float = 6.0, reverse: bool = False) -> float:
     """KL(q(h|x) || p(h|x)) for a 2-D latent by quadrature on a grid of +-width sigmas around q, in nats.
 
-    The exact posterior is log p(x|h) + log p(h) - log p(x) with log p(x) from `grid_log_evidence`.
-    No sampling: an independent check of log p(x) = ELBO + KL. `reverse=True` gives KL(p(h|x) || q).
+    The exact posterior is log p(x|h) + log p(h) - log p(x). With `log_evidence=None` the posterior is
+    normalised on this window itself, so the KL does not use `grid_log_evidence` and log p(x) = ELBO + KL
+    is a real check of two separate computations (it fails where the posterior has mass outside the window).
+    `reverse=True` gives KL(p(h|x) || q) over the window; see `reverse_kl_on_grid` for the whole grid.
     """
     mu, std = mu.reshape(-1).cpu(), torch.exp(0.5 * logvar.reshape(-1).cpu())
     axes = [torch.linspace(m - width * s, m + width * s, points) for m, s in zip(mu, std)]
     cell = float(torch.prod(torch.stack([a[1] - a[0] for a in axes])))
     h = torch.cartesian_prod(*axes).reshape(-1, len(axes))
     lq = log_q(h, mu, 2 * std.log())
-    lp = log_likelihood(h) + log_normal(h) - log_evidence
+    log_joint = log_likelihood(h) + log_normal(h)
+    if log_evidence is None:
+        log_evidence = float(torch.logsumexp(log_joint, dim=0)) + math.log(cell)
+    lp = log_joint - log_evidence
     if reverse:  # weight by the posterior; only its mass inside the window counts
         return float((lp.exp() * (lp - lq)).sum() * cell)
     return float((lq.exp() * (lq - lp)).sum() * cell)
+
+
+def reverse_kl_on_grid(log_posterior: torch.Tensor, axis: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> float:
+    """KL(p(h|x) || q(h|x)) in nats, by a sum over `grid_log_evidence`'s whole 2-D posterior grid."""
+    h = torch.cartesian_prod(axis, axis)
+    lp = log_posterior.reshape(-1)
+    cell = (axis[1] - axis[0]).item() ** 2
+    return float((lp.exp() * (lp - log_q(h, mu, logvar))).sum() * cell)
 
 
 def importance_weighted_bound(log_likelihood: LogLikelihood, mu: torch.Tensor, logvar: torch.Tensor, k: int,
@@ -161,8 +174,9 @@ def importance_weighted_bound(log_likelihood: LogLikelihood, mu: torch.Tensor, l
 
     L_1 is the ELBO; L_k grows with k towards log p(x).
     """
-    values = [importance_log_evidence(log_likelihood, mu, logvar, k, generator) for _ in range(repeats)]
-    values = torch.tensor(values)
+    h, mu, std = _sample_q(mu, logvar, repeats * k, generator)              # all repeats in one decoder batch
+    log_weights = (log_likelihood(h) + log_normal(h) - log_normal(h, mu, std)).reshape(repeats, k)
+    values = torch.logsumexp(log_weights, dim=1) - math.log(k)              # (repeats,) estimates of L_k
     return values.mean().item(), (values.std() / math.sqrt(repeats)).item() if repeats > 1 else float("nan")
 
 

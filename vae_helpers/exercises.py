@@ -102,24 +102,26 @@ def _choice(condition: bool, yes: str, no: str) -> str:
 EXERCISES: dict[str, Exercise] = {
     # --- 01: the limits of a vanilla autoencoder --------------------------------------------
     "01.1": Exercise(
-        answer=lambda gaps: _gap(gaps, 200),
-        wrong=[(lambda gaps: -_gap(gaps, 200), "the sign is flipped: the gap is test minus train (positive when "
-                                               "the model does better on the images it was trained on)."),
-               (lambda gaps: _gap(gaps, 50), "that is the 50-image model; the exercise asks about 200 images."),
-               (lambda gaps: _gap(gaps, 1000), "that is the 1,000-image model; the exercise asks about 200 images."),
-               (lambda gaps: gaps[200][1], "that is the test loss alone: subtract the training loss."),
-               (lambda gaps: _gap(gaps, 200) / 784, "that is per pixel; the series reports nats per image "
-                                                     "(summed over the 784 pixels)."),
-               (lambda gaps: _gap(gaps, 200) / LN2, "that is in bits; the losses here are in nats.")],
-        hint="gaps[n] holds (training loss, test loss) for n training images, in nats per image.", rel=0.01),
+        answer=lambda gaps: _gap(gaps, 200) / (784 * LN2),
+        wrong=[(lambda gaps: -_gap(gaps, 200) / (784 * LN2), "the sign is flipped: the gap is test minus train "
+                                                              "(positive when the model does better on its own images)."),
+               (lambda gaps: _gap(gaps, 200), "that is the gap in nats per image; convert it to bits per pixel."),
+               (lambda gaps: _gap(gaps, 200) / LN2, "that is bits per image; divide by the 784 pixels too."),
+               (lambda gaps: _gap(gaps, 200) / 784, "that is nats per pixel; one bit is ln 2 nats."),
+               (lambda gaps: _gap(gaps, 50) / (784 * LN2), "that is the 50-image model; the exercise asks about 200."),
+               (lambda gaps: _gap(gaps, 1000) / (784 * LN2), "that is the 1,000-image model; the exercise asks about 200."),
+               (lambda gaps: gaps[200][1] / (784 * LN2), "that is the test loss alone: subtract the training loss.")],
+        hint="gaps[n] holds (training loss, test loss) for n training images, in nats per image (summed over 784 "
+             "pixels); a bit is ln 2 nats.", rel=0.01),
     "01.2": Exercise(
         answer=lambda small, flexible: small.train_loss[-1] < flexible.train_loss[-1] + 10,
-        hint="capacity is what lets a network build a lookup table; a 16-unit layer has little of it.",
+        hint="a lookup table has to be found by gradient descent; a narrow network has fewer ways to get there.",
         explain=lambda small, flexible: (f"Measured final training loss: {small.train_loss[-1]:.1f} nats/image with "
                                          f"hidden=(16,), {flexible.train_loss[-1]:.1f} with the flexible network.")),
     "01.3": Exercise(
         answer=lambda salt: _choice(abs(salt[1000] - salt[200]) < abs(salt[1000] - salt[4000]), "200", "4000"),
-        hint="more training images leave less spare capacity per image for storing noise.",
+        hint="at a fixed budget of 400 steps, how many times does each image get seen with 200, 1,000 and 4,000 "
+             "images?",
         explain=lambda salt: ("Measured share of the training salt reproduced: " +
                               ", ".join(f"{n:,} images {v:.0%}" for n, v in sorted(salt.items())) + ".")),
     # --- 02: from points to distributions ----------------------------------------------------
@@ -144,7 +146,8 @@ EXERCISES: dict[str, Exercise] = {
     # --- 03: the probability model -------------------------------------------------------------
     "03.1": Exercise(
         answer=lambda model, x: abs(_grid_1d(model, x, 21) - model.log_evidence(x)) < 0.01,
-        hint="in 1-D a smooth posterior needs only a few grid points per standard deviation.",
+        hint="a Riemann sum of a smooth function that decays fast at both ends of the grid converges much faster "
+             "than its spacing suggests: try it with 21 points and compare with the closed form.",
         explain=lambda model, x: (f"Measured: 21 points give {_grid_1d(model, x, 21):.4f} nats, the closed form "
                                   f"{model.log_evidence(x):.4f}.")),
     "03.2": Exercise(
@@ -167,14 +170,16 @@ EXERCISES: dict[str, Exercise] = {
                                  "image, as it should be. Look at the reduction of the other line.")],
         hint='answer "recon" or "kl".'),
     "04.5": Exercise(
-        answer=lambda batch, latent_dim: _bug_factor(batch, latent_dim),
-        wrong=[(lambda batch, latent_dim: float(batch), "that accounts for the mean over the batch only; torch.mean "
-                                                        "also averages over the latent dimensions."),
-               (lambda batch, latent_dim: float(latent_dim), "that accounts for the latent dimensions only; "
-                                                             "torch.mean also averages over the batch."),
-               (lambda batch, latent_dim: 1.0 / _bug_factor(batch, latent_dim),
+        answer=lambda batch, latent_dim: float(latent_dim),
+        wrong=[(lambda batch, latent_dim: float(batch * latent_dim),
+                "torch.mean divides by batch x latent_dim, but the right KL for this loss is also divided by the "
+                "batch (the recon line is divided by len(x)): only one of the two divisions is wrong."),
+               (lambda batch, latent_dim: float(batch), "the division by the batch is right here (it matches the "
+                                                        "recon line's / len(x)); look at the other division."),
+               (lambda batch, latent_dim: 1.0 / latent_dim,
                 "inverted: the buggy term is smaller than the right one, so the factor is larger than 1.")],
-        hint="torch.mean divides by the number of elements of its input: how many elements has a (batch, latent_dim) tensor?",
+        hint="write both as a sum over the (batch, latent_dim) terms: the right one is sum / batch (like recon); "
+             "what does torch.mean divide the sum by?",
         rel=1e-6),
     # --- 05: the latent-space lab -------------------------------------------------------------------
     "05.1": Exercise(
@@ -185,15 +190,11 @@ EXERCISES: dict[str, Exercise] = {
                                                    "KL by max(lambda, KL_j).")],
         hint="the charged term is the sum over dimensions of max(lambda, KL_j).", rel=1e-6),
     "05.2": Exercise(
-        answer=lambda active_16, active_8: _choice(active_16 < active_8, "fewer", "more"),
+        answer=lambda active_16, active_8: _choice(active_16 > active_8, "more", "not more"),
         hint="beta is the price of a nat of information in the code.",
         explain=lambda active_16, active_8: f"Measured active dimensions: beta = 8 {active_8}, beta = 16 {active_16}."),
 }
 
-
-
-def _bug_factor(batch: int, latent_dim: int) -> float:
-    return float(batch * latent_dim)
 
 
 def _grid_1d(model, x, points: int) -> float:
