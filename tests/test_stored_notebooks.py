@@ -89,3 +89,20 @@ def test_notebook_size_within_budget(notebook):
     path, _ = notebook
     size = path.stat().st_size
     assert size <= MAX_BYTES, f"{path.name} is {size / 1e6:.1f} MB (budget 5 MB)"
+
+
+def test_every_figure_has_a_text_alternative(notebook):
+    """Figures are stored as <img alt="..."> HTML (vh.notebook_setup); a bare image/png has no description."""
+    path, nb = notebook
+    bare, images = [], 0
+    for i, out in outputs(nb):
+        data = out.get("data", {})
+        if is_explorer(out):
+            continue
+        for tag in re.findall(r"<img\b[^>]*>", text_of(data.get("text/html", ""))):
+            images += 1
+            if not re.search(r'\balt="[^"]{10,}"', tag):
+                bare.append(i)
+        if "image/png" in data and "text/html" not in data and not out.get("metadata", {}).get("image/png", {}).get("alt"):
+            bare.append(i)
+    assert not bare, f"{path.name}: figures without a text alternative in cells {sorted(set(bare))}"

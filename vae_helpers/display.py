@@ -83,12 +83,16 @@ def figure_html(fig: Figure) -> str:
 
 def notebook_setup() -> None:
     """In a notebook: projector-sized figure text, and every figure shown as an <img> with a text alternative."""
-    plt.rcParams.update(STYLE)
     try:
         from IPython import get_ipython
     except ImportError:  # pragma: no cover - IPython comes with every Jupyter install
-        return
+        get_ipython = lambda: None  # noqa: E731
     shell = get_ipython()
+    if shell is not None:
+        # Load the backend now: the inline backend configures itself on first use, and doing so resets every
+        # figure formatter (and some rcParams), which would undo what follows if it happened later.
+        plt.switch_backend(plt.get_backend())
+    plt.rcParams.update(STYLE)
     if shell is None:
         return
     formatters = shell.display_formatter.formatters
