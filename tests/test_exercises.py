@@ -45,6 +45,8 @@ def test_numeric_checkers(key, objects, right, wrongs):
     ("02.2", {"accepted": {("VAE", 0): .2, ("Autoencoder", 0): .3, ("VAE", 1): .2, ("Autoencoder", 1): .4,
                            ("VAE", 2): .3, ("Autoencoder", 2): .2}, "seeds": (0, 1, 2)}, False),
     ("02.3", {"beta0": 2.0, "vae": 1.2, "ae": 2.1}, "AE"),
+    ("02.3", {"beta0": 4.95, "vae": 1.72, "ae": 8.29}, "AE"),          # closer as a factor, not in plain distance
+    ("02.3", {"beta0": 1.3, "vae": 1.2, "ae": 2.1}, "VAE"),
     ("04.4", {}, "kl"),
     ("05.2", {"active_16": 2, "active_8": 5}, "not more"),
 ])
@@ -52,7 +54,7 @@ def test_prediction_checkers_show_the_measurement_only_after_an_answer(key, obje
     ok, message = verdict(key, right, **objects)
     assert ok
     wrong = {True: False, False: True}.get(right) if isinstance(right, bool) else \
-        {"4000": "200", "AE": "VAE", "kl": "recon", "not more": "more"}[right]
+        {"4000": "200", "AE": "VAE", "VAE": "AE", "kl": "recon", "not more": "more"}[right]
     ok, wrong_message = verdict(key, wrong, **objects)
     assert not ok and wrong_message.startswith("Not quite")
     ok, unanswered = verdict(key, None, **objects)

@@ -140,7 +140,7 @@ EXERCISES: dict[str, Exercise] = {
         ", ".join(f"{accepted['VAE', s]:.0%}" for s in seeds) + "; AE " +
         ", ".join(f"{accepted['Autoencoder', s]:.0%}" for s in seeds) + "."),
     "02.3": Exercise(
-        answer=lambda beta0, vae, ae: _choice(abs(beta0 - vae) < abs(beta0 - ae), "VAE", "AE"),
+        answer=lambda beta0, vae, ae: _choice(abs(math.log(beta0 / vae)) < abs(math.log(beta0 / ae)), "VAE", "AE"),
         hint="without the KL term nothing pulls the codes towards the prior; only the noise of sampling remains.",
         explain=lambda beta0, vae, ae: f"Measured neighbour ratios: beta = 0 {beta0:.2f}, VAE {vae:.2f}, AE {ae:.2f}."),
     # --- 03: the probability model -------------------------------------------------------------
