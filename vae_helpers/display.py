@@ -68,9 +68,13 @@ def figure_png(fig: Figure) -> bytes:
     """PNG bytes of a figure as the inline backend draws it (tight box), reduced to a 256-colour palette."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", bbox_inches="tight", facecolor="white")
-    image = Image.open(buffer).convert("RGB").quantize(colors=256)   # plots and grey images lose nothing visible
+    return palette_png(buffer.getvalue(), colors=256)    # plots and grey images lose nothing visible
+
+
+def palette_png(png: bytes, colors: int) -> bytes:
+    """The same picture as a palette PNG of at most `colors` colours: a fraction of the bytes."""
     out = io.BytesIO()
-    image.save(out, format="PNG", optimize=True)
+    Image.open(io.BytesIO(png)).convert("RGB").quantize(colors=colors).save(out, format="PNG", optimize=True)
     return out.getvalue()
 
 

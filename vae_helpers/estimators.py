@@ -33,12 +33,12 @@ def _surrogate(model: torch.nn.Module, x: torch.Tensor, method: str) -> torch.Te
     """A scalar whose gradient w.r.t. the encoder weights is one draw of the chosen estimator."""
     mu, logvar = model._encode(x)
     std = torch.exp(0.5 * logvar)
-    z = mu + std * torch.randn_like(mu)
+    eps = torch.randn_like(mu)
+    z = mu + std * eps
     if method == "pathwise":            # gradients flow through z = mu + sigma * eps into the encoder
         return -reconstruction_loss(model.decode_logits(z), x).mean()
     if method == "pathwise, sigma held fixed":   # a deliberately biased variant: no gradient reaches sigma
-        z = mu + std.detach() * (z - mu).detach() / std.detach()
-        return -reconstruction_loss(model.decode_logits(z), x).mean()
+        return -reconstruction_loss(model.decode_logits(mu + std.detach() * eps), x).mean()
     if method == "score":               # z is a fixed sample; the gradient comes from log q(z|x) alone
         z = z.detach()
         reward = -reconstruction_loss(model.decode_logits(z), x).detach()          # log p(x|z), (B,)

@@ -74,9 +74,14 @@ def _sample_q(mu: torch.Tensor, logvar: torch.Tensor, samples: int, generator: t
 def importance_log_evidence(log_likelihood: LogLikelihood, mu: torch.Tensor, logvar: torch.Tensor,
                             samples: int, generator: torch.Generator | None = None) -> float:
     """log p(x) ~ log mean_k p(x|h_k) p(h_k) / q(h_k|x) with h_k drawn from q = N(mu, exp(logvar))."""
+    return log_mean_exp(_log_weights(log_likelihood, mu, logvar, samples, generator)).item()
+
+
+def _log_weights(log_likelihood: LogLikelihood, mu: torch.Tensor, logvar: torch.Tensor, samples: int,
+                 generator: torch.Generator | None) -> torch.Tensor:
+    """log p(x|h_k) + log p(h_k) - log q(h_k|x) for `samples` draws h_k from q = N(mu, exp(logvar)): (samples,)."""
     h, mu, std = _sample_q(mu, logvar, samples, generator)
-    log_weights = log_likelihood(h) + log_normal(h) - log_normal(h, mu, std)
-    return log_mean_exp(log_weights).item()
+    return log_likelihood(h) + log_normal(h) - log_normal(h, mu, std)
 
 
 def elbo_estimate(log_likelihood: LogLikelihood, mu: torch.Tensor, logvar: torch.Tensor, samples: int,
@@ -150,7 +155,7 @@ def kl_to_posterior(log_likelihood: LogLikelihood, log_evidence: float | None, m
     axes = [torch.linspace(m - width * s, m + width * s, points) for m, s in zip(mu, std)]
     cell = float(torch.prod(torch.stack([a[1] - a[0] for a in axes])))
     h = torch.cartesian_prod(*axes).reshape(-1, len(axes))
-    lq = log_q(h, mu, 2 * std.log())
+    lq = log_normal(h, mu, std)
     log_joint = log_likelihood(h) + log_normal(h)
     if log_evidence is None:
         log_evidence = float(torch.logsumexp(log_joint, dim=0)) + math.log(cell)
@@ -174,8 +179,7 @@ def importance_weighted_bound(log_likelihood: LogLikelihood, mu: torch.Tensor, l
 
     L_1 is the ELBO; L_k grows with k towards log p(x).
     """
-    h, mu, std = _sample_q(mu, logvar, repeats * k, generator)              # all repeats in one decoder batch
-    log_weights = (log_likelihood(h) + log_normal(h) - log_normal(h, mu, std)).reshape(repeats, k)
+    log_weights = _log_weights(log_likelihood, mu, logvar, repeats * k, generator).reshape(repeats, k)  # one batch
     values = torch.logsumexp(log_weights, dim=1) - math.log(k)              # (repeats,) estimates of L_k
     return values.mean().item(), (values.std() / math.sqrt(repeats)).item() if repeats > 1 else float("nan")
 

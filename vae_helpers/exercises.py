@@ -13,6 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
+
+from .losses import kl_divergence, reconstruction_loss
+
 LN2 = math.log(2)
 
 
@@ -196,7 +200,6 @@ EXERCISES: dict[str, Exercise] = {
 }
 
 
-
 def _grid_1d(model, x, points: int) -> float:
     from .evidence import grid_log_evidence
     return grid_log_evidence(model.log_likelihood(x), dim=1, points=points, limit=6.0)[0]
@@ -216,7 +219,6 @@ def _call(fn, *args):
 
 
 def _diagnose_reparameterize(fn) -> tuple[bool, str]:
-    import torch
     gen = torch.Generator().manual_seed(0)
     mu = torch.randn(4000, 3, generator=gen).requires_grad_(True)
     logvar = torch.full((4000, 3), float(torch.log(torch.tensor(4.0)))).requires_grad_(True)   # sigma = 2
@@ -250,18 +252,13 @@ def _diagnose_reparameterize(fn) -> tuple[bool, str]:
     return True, "Correct! z = mu + exp(0.5 * logvar) * eps: random, centred on mu, with gradients to mu and logvar."
 
 
-def _reference_kl(mu, logvar):
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
-
-
 def _diagnose_kl(fn) -> tuple[bool, str]:
-    import torch
     gen = torch.Generator().manual_seed(1)
     mu, logvar = torch.randn(8, 5, generator=gen), 0.5 * torch.randn(8, 5, generator=gen)
     got, problem = _call(fn, mu, logvar)
     if problem:
         return False, problem
-    ref = _reference_kl(mu, logvar)
+    ref = kl_divergence(mu, logvar)
     if not isinstance(got, torch.Tensor):
         return False, f"It returns a {type(got).__name__}; expected a tensor with one KL per image."
     if got.shape == mu.shape:
@@ -291,8 +288,6 @@ def _diagnose_kl(fn) -> tuple[bool, str]:
 
 
 def _diagnose_negative_elbo(fn) -> tuple[bool, str]:
-    import torch
-    import torch.nn.functional as F
     gen = torch.Generator().manual_seed(2)
     x = (torch.rand(6, 1, 28, 28, generator=gen) > 0.7).float()
     logits = torch.randn(6, 1, 28, 28, generator=gen)
@@ -303,8 +298,8 @@ def _diagnose_negative_elbo(fn) -> tuple[bool, str]:
     if not isinstance(got, torch.Tensor) or got.numel() != 1:
         return False, "It should return one number: the batch mean of -ELBO, in nats per image."
     got = got.item()
-    recon = F.binary_cross_entropy_with_logits(logits, x, reduction="none").reshape(6, -1).sum(1)
-    kl = _reference_kl(mu, logvar)
+    recon = reconstruction_loss(logits, x)
+    kl = kl_divergence(mu, logvar)
     ref = (recon + kl).mean().item()
     wrongs = {"the KL term is missing: -ELBO = reconstruction + KL.": recon.mean().item(),
               "the KL has the wrong sign: it is added to the reconstruction loss.": (recon - kl).mean().item(),
@@ -316,8 +311,7 @@ def _diagnose_negative_elbo(fn) -> tuple[bool, str]:
                   (recon + kl).sum().item(),
               "the KL is averaged over latent dimensions instead of summed.": (recon + kl / 4).mean().item(),
               "the logits were passed through a sigmoid twice (use binary_cross_entropy_with_logits on logits).":
-                  (F.binary_cross_entropy_with_logits(torch.sigmoid(logits), x, reduction="none").reshape(6, -1).sum(1)
-                   + kl).mean().item()}
+                  (reconstruction_loss(torch.sigmoid(logits), x) + kl).mean().item()}
     if abs(got - ref) < 1e-5 * abs(ref):
         return True, f"Correct! -ELBO = mean over images of (reconstruction summed over pixels + KL): {ref:.1f} nats per image here."
     for hint, value in wrongs.items():

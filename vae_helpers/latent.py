@@ -111,8 +111,7 @@ def traversal(model: torch.nn.Module, z0: torch.Tensor, dims, values, y=None) ->
         z = z0.repeat(len(values), 1)
         z[:, d] = values
         labels = None if y is None else torch.full((len(values),), int(y))
-        rows.append(model.decode(z.to(model.device), labels).cpu() if labels is not None
-                    else model.decode(z.to(model.device)).cpu())
+        rows.append(model.decode(z.to(model.device), labels).cpu())
     return torch.stack(rows)
 
 

@@ -23,11 +23,16 @@ def reconstruction_loss(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return bce.reshape(len(x), -1).sum(dim=1)
 
 
-def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """Closed-form KL(N(mu, exp(logvar)) || N(0, I)) per example, in nats, shape (B,)."""
+def kl_per_dimension(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """Closed-form KL(N(mu_j, exp(logvar_j)) || N(0, 1)) of each latent dimension, in nats, shape (B, d)."""
     # Kingma & Welling (2013), Appendix B, gives -KL = 1/2 sum(1 + log s^2 - mu^2 - s^2);
     # we return +KL (>= 0), the term that is *added* to the loss.
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
+
+
+def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """Closed-form KL(N(mu, exp(logvar)) || N(0, I)) per example, in nats, shape (B,)."""
+    return kl_per_dimension(mu, logvar).sum(dim=1)
 
 
 def negative_elbo(logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
@@ -42,15 +47,14 @@ def negative_elbo(logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logva
     kl = kl_divergence(mu, logvar).mean()
     charged = kl
     if free_bits > 0:
-        per_dim = (0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)).mean(dim=0)   # batch-mean KL per dimension
-        charged = per_dim.clamp(min=free_bits).sum()
+        charged = kl_per_dimension(mu, logvar).mean(dim=0).clamp(min=free_bits).sum()   # batch-mean KL per dim
     return LossParts(recon + beta * charged, recon, kl)
 
 
 def model_loss(model: torch.nn.Module, x: torch.Tensor, beta: float = 1.0, y=None,
                free_bits: float = 0.0) -> LossParts:
     """The training loss of an Autoencoder (reconstruction) or a VAE (-ELBO), nats per image."""
-    out = model(x, y) if getattr(model, "n_classes", 0) else model(x)
+    out = model(x) if y is None else model(x, y)
     if isinstance(out, tuple):  # a VAE returns (logits, mu, logvar)
         logits, mu, logvar = out
         return negative_elbo(logits, x, mu, logvar, beta=beta, free_bits=free_bits, recon=model.nll(logits, x))
@@ -60,7 +64,7 @@ def model_loss(model: torch.nn.Module, x: torch.Tensor, beta: float = 1.0, y=Non
 
 def loss_per_image(model: torch.nn.Module, x: torch.Tensor, beta: float = 1.0, y=None) -> torch.Tensor:
     """Each image's own loss, in nats, shape (B,): reconstruction (AE) or -ELBO with one sampled z (VAE)."""
-    out = model(x, y) if getattr(model, "n_classes", 0) else model(x)
+    out = model(x) if y is None else model(x, y)
     if isinstance(out, tuple):
         logits, mu, logvar = out
         return model.nll(logits, x) + beta * kl_divergence(mu, logvar)

@@ -141,9 +141,10 @@ def fit(model: torch.nn.Module, data, *, epochs: int, lr: float = 3e-3, lr_decay
     binarisation") change the training loss only; a conditional model takes its labels from `data`.
     """
     train, data_test, train_labels, test_labels = _split(data)
-    if test is not None:
-        data_test, test_labels = test, None
-    test = data_test
+    if test is None:
+        test = data_test
+    else:
+        test_labels = None       # a test set passed on its own comes without labels
     conditional = getattr(model, "n_classes", 0) > 0
     if conditional and train_labels is None:
         raise ValueError(f"{type(model).__name__} is conditional: pass a Dataset, whose labels it needs.")

@@ -31,6 +31,7 @@ from .latent import code_box
 from .metrics import active_units
 from .models import VAE
 from .payload import mlp_payload, payload_bytes
+from .display import palette_png
 from .plotting import PALETTE, embed, label_clusters
 
 STEP = 0.05          # slider step in latent units
@@ -202,7 +203,7 @@ class LatentExplorer(anywidget.AnyWidget):
         for m, z in zip(self.models, self.model_z):
             z = torch.tensor(z, dtype=torch.float32, device=m.device).reshape(1, -1)
             label = torch.tensor([self.label]) if getattr(m, "n_classes", 0) else None
-            out.append((m.decode(z, label) if label is not None else m.decode(z))[0, 0].cpu().numpy())
+            out.append(m.decode(z, label)[0, 0].cpu().numpy())
         return out
 
     # --- what the page receives -----------------------------------------------------------------
@@ -282,11 +283,7 @@ class LatentExplorer(anywidget.AnyWidget):
         fig.tight_layout()
         buffer = io.BytesIO()
         fig.canvas.print_png(buffer)
-        # A 64-colour palette PNG: about a third of the size, which matters twice per stored explorer.
-        quantised = PILImage.open(buffer).convert("RGB").quantize(colors=64)
-        buffer = io.BytesIO()
-        quantised.save(buffer, format="PNG", optimize=True)
-        return buffer.getvalue()
+        return palette_png(buffer.getvalue(), colors=64)   # about a third of the bytes; stored twice per explorer
 
     def _repr_mimebundle_(self, **kwargs):
         png = base64.b64encode(self.still_png()).decode("ascii")
