@@ -18,13 +18,35 @@ def small_vae(mnist5k):
 
 def test_pathwise_has_far_less_variance_and_agrees_in_mean(small_vae, mnist5k):
     x = mnist5k.test[:16]
-    pathwise = es.gradient_stats(small_vae, x, "pathwise", draws=60, seed=0)
-    score = es.gradient_stats(small_vae, x, "score", draws=60, seed=1)
-    assert pathwise.mean.shape == (sum(p.numel() for p in small_vae.encoder.parameters()),)
+    pathwise = es.gradient_stats(small_vae, x, "pathwise", draws=300, seed=0)
+    score = es.gradient_stats(small_vae, x, "score", draws=300, seed=1)
+    biased = es.gradient_stats(small_vae, x, "pathwise, sigma held fixed", draws=300, seed=2)
+    assert pathwise.mean.shape == (sum(p.numel() for p in small_vae.encoder[-1].parameters()),)
     assert score.total_variance > 50 * pathwise.total_variance
-    assert es.disagreement(pathwise, score) < 5
+    assert not es.mean_test(pathwise, score).differs          # both unbiased
+    assert es.mean_test(pathwise, biased).differs              # the counterfactual: sigma's gradient cut
     with pytest.raises(ValueError, match="method must be"):
         es.gradient_stats(small_vae, x, "magic", draws=2)
+    with pytest.raises(ValueError, match="at least 2"):
+        es.gradient_stats(small_vae, x, "score", draws=1)
+
+
+def _fake(samples):
+    return es.GradientStats(samples.double())
+
+
+def test_mean_test_has_its_stated_false_alarm_rate_and_power():
+    """Known answer: low-rank Gaussian noise (3 effective directions of 50), equal means vs a shifted mean."""
+    g = torch.Generator().manual_seed(0)
+    basis = torch.randn(3, 50, generator=g)
+    noise = lambda n: torch.randn(n, 3, generator=g) @ basis + 0.01 * torch.randn(n, 50, generator=g)
+    alarms = [es.mean_test(_fake(noise(100)), _fake(noise(100)), level=0.9, null_draws=4000).differs for _ in range(300)]
+    assert 0.05 < np.mean(alarms) < 0.15                 # a 10% test alarms about 10% of the time under the null
+    shift = 1.2 * basis[0]                               # 1.2 noise sd along one noise direction (8.5 SE of the difference)
+    hits = [es.mean_test(_fake(noise(100) + shift), _fake(noise(100)), level=0.999).differs for _ in range(50)]
+    assert np.mean(hits) > 0.9
+    t = es.mean_test(_fake(noise(100)), _fake(noise(100)))
+    assert 2 < t.dof < 4.5 and t.threshold > 3          # few directions: a wide null, far above "about 1"
 
 
 def test_elbo_plus_kl_to_the_posterior_is_the_evidence(small_vae, mnist5k):

@@ -1,9 +1,12 @@
 """Two ways to get a gradient through a random sample: the score function (REINFORCE) and the pathwise
 (reparameterised) estimator, measured on a VAE's expected reconstruction term.
 
-The target is G = d/d(encoder weights) of the batch mean of E_{z ~ q(z|x)}[log p(x|z)] (nats per image;
-the KL term has a closed form, so it needs neither). Each estimator is called `draws` times with one
-sample per image; we keep the running mean and variance of the gradient vector (Welford's method).
+The target is G = d/d(encoder output layer) of the batch mean of E_{z ~ q(z|x)}[log p(x|z)] (nats per
+image; the KL term has a closed form, so it needs neither). The output layer is the one that turns the
+encoder's hidden features into mu and log sigma^2 (for a 2-D VAE with 400 hidden units, 4 x 400 + 4 =
+1,604 weights): every estimator's noise and every bias of interest shows there, and its gradients are
+cheap enough to keep every draw, which the test of "same mean" needs (its null distribution depends on
+the shape of the noise, not only its size).
 """
 from __future__ import annotations
 
@@ -14,19 +17,49 @@ import torch
 from .evidence import log_normal
 from .losses import reconstruction_loss
 
+METHODS = ("pathwise", "score", "pathwise, sigma held fixed")
+
 
 @dataclass
 class GradientStats:
-    """Mean gradient over draws and the variance of one draw, summed over all encoder weights."""
+    """Single-draw gradient estimates (draws, n_weights) of one estimator, with their mean and variance."""
 
-    mean: torch.Tensor          # (n_weights,)
-    variance: torch.Tensor      # (n_weights,) variance of a single-draw estimate, per weight
-    draws: int
+    samples: torch.Tensor       # (draws, n_weights), float64
+
+    @property
+    def draws(self) -> int:
+        """Number of independent single-sample estimates."""
+        return len(self.samples)
+
+    @property
+    def mean(self) -> torch.Tensor:
+        """Mean gradient over the draws, (n_weights,)."""
+        return self.samples.mean(0)
+
+    @property
+    def variance(self) -> torch.Tensor:
+        """Variance of a single-draw estimate, per weight, (n_weights,)."""
+        return self.samples.var(0)
 
     @property
     def total_variance(self) -> float:
         """Sum over weights of the single-draw variance (the trace of the covariance)."""
         return self.variance.sum().item()
+
+
+@dataclass
+class MeanTest:
+    """Is |mean_a - mean_b|^2 larger than noise alone would make it? Statistic, its null quantile, effective dof."""
+
+    statistic: float            # |mean_a - mean_b|^2 / E_null[...]: about 1 when both means are equal
+    threshold: float            # the null distribution's quantile at `level`
+    dof: float                  # effective degrees of freedom of the noise ((sum lam)^2 / sum lam^2)
+    level: float
+
+    @property
+    def differs(self) -> bool:
+        """True when the statistic lies beyond the null quantile: the two means differ."""
+        return self.statistic > self.threshold
 
 
 def _surrogate(model: torch.nn.Module, x: torch.Tensor, method: str) -> torch.Tensor:
@@ -43,28 +76,44 @@ def _surrogate(model: torch.nn.Module, x: torch.Tensor, method: str) -> torch.Te
         z = z.detach()
         reward = -reconstruction_loss(model.decode_logits(z), x).detach()          # log p(x|z), (B,)
         return (reward * log_normal(z, mu, std)).mean()
-    raise ValueError(f"method must be 'pathwise', 'score' or 'pathwise, sigma held fixed', got {method!r}.")
+    raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}; got {method!r}.")
 
 
 def gradient_stats(model: torch.nn.Module, x: torch.Tensor, method: str, draws: int = 200,
                    seed: int = 0) -> GradientStats:
-    """Mean and variance of `draws` single-sample gradient estimates w.r.t. the encoder's weights."""
-    params = list(model.encoder.parameters())
+    """`draws` single-sample gradient estimates w.r.t. the encoder's output layer (nats per image per weight)."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}; got {method!r}.")
+    if draws < 2:
+        raise ValueError(f"draws must be at least 2 (a variance needs two), got {draws}.")
+    params = list(model.encoder[-1].parameters())
+    generator_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
-    mean = m2 = None
-    for k in range(1, draws + 1):
-        grads = torch.autograd.grad(_surrogate(model, x, method), params)
-        g = torch.cat([gr.reshape(-1) for gr in grads]).double()
-        if mean is None:
-            mean, m2 = g.clone(), torch.zeros_like(g)
-            continue
-        delta = g - mean
-        mean += delta / k
-        m2 += delta * (g - mean)
-    return GradientStats(mean.float(), (m2 / (draws - 1)).float(), draws)
+    try:
+        samples = [torch.cat([g.reshape(-1) for g in torch.autograd.grad(_surrogate(model, x, method), params)])
+                   for _ in range(draws)]
+    finally:
+        torch.random.set_rng_state(generator_state)   # the caller's random stream is left as it was
+    return GradientStats(torch.stack(samples).double())
 
 
-def disagreement(a: GradientStats, b: GradientStats) -> float:
-    """|mean_a - mean_b|^2 over what noise alone would give (var_a/n_a + var_b/n_b summed): about 1 if both are unbiased."""
-    expected = (a.variance / a.draws + b.variance / b.draws).sum()
-    return ((a.mean - b.mean).pow(2).sum() / expected).item()
+def mean_test(a: GradientStats, b: GradientStats, level: float = 0.999, null_draws: int = 20_000) -> MeanTest:
+    """Compare two estimators' means against the exact Gaussian null of their difference (both unbiased).
+
+    Under the null, mean_a - mean_b ~ N(0, S) with S = cov_a / n_a + cov_b / n_b, so |diff|^2 is a weighted
+    sum of chi-square(1) variables with weights the eigenvalues of S (found from the draws' Gram matrix).
+    Noise concentrated in a few directions gives few effective degrees of freedom and a wide null: a fixed
+    cut-off such as "below 3" would then fail by chance far too often.
+    """
+    centred = [(s.samples - s.mean) / ((s.draws - 1) * s.draws) ** 0.5 for s in (a, b)]
+    stacked = torch.cat(centred)                                       # S = stacked.T @ stacked
+    small = stacked @ stacked.T if len(stacked) < stacked.shape[1] else stacked.T @ stacked
+    lam = torch.linalg.eigvalsh(small).clamp(min=0).flip(0)            # eigenvalues of S, largest first
+    statistic = ((a.mean - b.mean).pow(2).sum() / lam.sum()).item()
+    # The many tiny eigenvalues add a nearly constant amount: keep the few that carry the spread, add the rest's mean.
+    keep = int((lam.cumsum(0) < (1 - 1e-4) * lam.sum()).sum()) + 1
+    generator = torch.Generator().manual_seed(0)
+    chi2 = torch.randn(null_draws, keep, generator=generator, dtype=torch.float64).pow(2)
+    null = (chi2 @ lam[:keep] + lam[keep:].sum()) / lam.sum()
+    dof = (lam.sum() ** 2 / lam.pow(2).sum()).item()
+    return MeanTest(statistic, null.quantile(level).item(), dof, level)
