@@ -1,0 +1,80 @@
+"""The judge's calibration set (labels by eye), its report, and the kernel distance between image sets."""
+import csv
+from importlib import resources
+
+import numpy as np
+import pytest
+import torch
+
+import vae_helpers as vh
+from vae_helpers import judge as J
+
+
+def _labels(name):
+    with resources.as_file(resources.files("vae_helpers") / "calibration" / f"{name}-labels.csv") as path:
+        with open(path, newline="") as f:
+            return [{k: int(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+@pytest.mark.parametrize("name", ["mnist-5k", "fashion-mnist"])
+def test_calibration_sets_are_complete_and_two_labellings_agree(name):
+    cal = J.load_calibration(name)
+    assert cal.images.shape == (360, 1, 28, 28) and 0 <= cal.images.min() and cal.images.max() <= 1
+    assert len(cal.sources) == 9 and torch.bincount(cal.source).tolist() == [40] * 9
+    rows = _labels(name)
+    a, b, eye = (np.array([r[k] for r in rows]) for k in ("eye_a", "eye_b", "eye"))
+    assert set(np.unique(eye)) <= {0, 1}
+    assert np.all(eye[a == b] == a[a == b])                     # the final label is the two where they agree
+    agree = (a == b).mean()
+    chance = a.mean() * b.mean() + (1 - a.mean()) * (1 - b.mean())
+    assert (agree - chance) / (1 - chance) > 0.7                 # Cohen's kappa of the two labellings
+    assert cal.held_out.sum() == 180 and torch.equal(cal.eye, torch.from_numpy(eye))
+
+
+def test_calibration_names_and_errors():
+    assert J.load_calibration("mnist").name == "mnist-5k"       # full MNIST is judged with the digits' labels
+    with pytest.raises(ValueError, match="No calibration set for 'cifar'"):
+        J.load_calibration("cifar")
+
+
+class _AcceptsAll(J.RealismJudge):
+    def accepts(self, x):
+        return torch.ones(len(x), dtype=torch.bool)
+
+
+def test_calibration_report_on_a_known_answer():
+    cal = J.load_calibration("mnist-5k")
+    report = _AcceptsAll().calibration_report(cal)
+    held = cal.held_out
+    assert report.images == 180
+    assert report.agreement == pytest.approx(cal.eye[held].float().mean().item())
+    for k, name in enumerate(cal.sources):
+        judge_share, eye_share, n = report.by_source[name]
+        mask = cal.source[held] == k
+        assert judge_share == 1.0 and n == int(mask.sum())
+        assert eye_share == pytest.approx(cal.eye[held][mask].float().mean().item())
+    assert "agreement with the eye" in str(report)
+
+
+@pytest.fixture(scope="module")
+def judge(mnist5k, tmp_path_factory):
+    return vh.realism_judge(mnist5k, epochs=3, cache_dir=tmp_path_factory.mktemp("judge"))
+
+
+def test_accepts_is_the_verdict_of_predict(judge, mnist5k):
+    x = torch.cat([mnist5k.test[:50], torch.rand(50, 1, 28, 28)])
+    assert torch.equal(judge.accepts(x), judge.predict(x) != judge.reject)
+    assert judge.accepts(x).dtype == torch.bool and judge.features(x).shape == (100, 256)
+
+
+def test_kid_is_near_zero_for_one_distribution_and_large_for_another(judge, mnist5k):
+    half = len(mnist5k.test) // 2
+    same, same_sd = J.kid(judge, mnist5k.test[:half], mnist5k.test[half:], subsets=5, subset_size=300)
+    ones = mnist5k.test[mnist5k.test_labels == 1]                # one class only: no diversity
+    other, _ = J.kid(judge, ones, mnist5k.test, subsets=5, subset_size=90)
+    noise, _ = J.kid(judge, torch.rand(500, 1, 28, 28), mnist5k.test, subsets=5, subset_size=300)
+    assert abs(same) < 50 < other and 50 < noise
+    scaled = J.kid(judge, mnist5k.test[:half], mnist5k.test[half:], subsets=5, subset_size=300)
+    assert scaled[0] == pytest.approx(same)                        # repeatable for a seed
+    with pytest.raises(ValueError, match="at least 2 images"):
+        J.kid(judge, mnist5k.test[:1], mnist5k.test)
