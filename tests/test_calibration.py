@@ -78,3 +78,15 @@ def test_kid_is_near_zero_for_one_distribution_and_large_for_another(judge, mnis
     assert scaled[0] == pytest.approx(same)                        # repeatable for a seed
     with pytest.raises(ValueError, match="at least 2 images"):
         J.kid(judge, mnist5k.test[:1], mnist5k.test)
+
+
+def test_sources_eye_shares_and_the_judges_excess_over_the_eye():
+    cal = J.load_calibration("fashion-mnist")
+    images, eye = cal.of("real test image")
+    assert images.shape == (40, 1, 28, 28) and eye.shape == (40,)
+    shares = cal.eye_shares()
+    assert list(shares) == list(cal.sources) and shares["real test image"] == pytest.approx(eye.float().mean().item())
+    excess, se = _AcceptsAll().excess_over_eye(cal, "16-D AE decoding N(0, I)")   # accepts all: 1 - eye share
+    assert excess == pytest.approx(1 - shares["16-D AE decoding N(0, I)"]) and se > 0
+    with pytest.raises(ValueError, match="No source 'dreams'"):
+        cal.of("dreams")

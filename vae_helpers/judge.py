@@ -143,6 +143,12 @@ class RealismJudge(nn.Module):
                                    int(mask.sum()))
         return CalibrationReport((verdict == eye).float().mean().item(), by_source, int(held.sum()))
 
+    def excess_over_eye(self, calibration: "Calibration", source: str) -> tuple[float, float]:
+        """Judge's accepted share minus the eye's on one source's images (paired): (mean, standard error)."""
+        images, eye = calibration.of(source)
+        d = self.accepts(images).float() - eye.float()
+        return d.mean().item(), max(d.std().item(), 0.5 / len(d) ** 0.5) / len(d) ** 0.5
+
 
 @dataclass
 class Calibration:
@@ -158,6 +164,17 @@ class Calibration:
     def held_out(self) -> torch.Tensor:
         """Mask of the held-out half (odd indices): kept apart from any fitting to the labels."""
         return torch.arange(len(self.images)) % 2 == 1
+
+    def of(self, source: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """The images of one source (both halves) and their labels by eye."""
+        if source not in self.sources:
+            raise ValueError(f"No source {source!r} in the {self.name} calibration set; it has: {', '.join(self.sources)}.")
+        mask = self.source == self.sources.index(source)
+        return self.images[mask], self.eye[mask]
+
+    def eye_shares(self) -> dict[str, float]:
+        """Share of each source's images that people accepted (both halves)."""
+        return {name: self.of(name)[1].float().mean().item() for name in self.sources}
 
 
 def load_calibration(name: str) -> Calibration:
