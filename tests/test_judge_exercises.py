@@ -4,53 +4,55 @@ import pytest
 import torch
 
 import vae_helpers as vh
-from vae_helpers.judge import class_balance, synthetic_rejects
+from vae_helpers.judge import class_balance
 
 
 @pytest.fixture(scope="module")
-def judge(mnist5k, tmp_path_factory):
-    return vh.realism_judge(mnist5k, epochs=5, cache_dir=tmp_path_factory.mktemp("judge"))
+def judge(mnist5k):
+    return vh.realism_judge(mnist5k)
 
 
 def test_judge_accepts_digits_and_rejects_non_digits(judge, mnist5k):
     real = judge.report(mnist5k.test)
     noise = judge.report(torch.rand(200, 1, 28, 28))
-    assert real["realism"] > 0.75 and real["accepted"] > 0.85 and real["class_balance"] > 0.95
-    assert noise["realism"] < 0.2 and noise["accepted"] < 0.1
-    accuracy = (judge.predict(mnist5k.test) == mnist5k.test_labels).float().mean().item()
-    assert accuracy > 0.85
+    # measured: real test digits realism 0.75, accepted 86% (people accept ~95% of a sample), balance 1.00;
+    # uniform noise realism 0.002, accepted 0%; the network's own class accuracy 98.4%
+    assert real["realism"] > 0.65 and real["accepted"] > 0.8 and real["class_balance"] > 0.95
+    assert noise["realism"] < 0.05 and noise["accepted"] < 0.02
+    accuracy = (judge.probabilities(mnist5k.test)[:, :10].argmax(1) == mnist5k.test_labels).float().mean().item()
+    assert accuracy > 0.95
+    verdict = judge.predict(mnist5k.test)
+    assert torch.equal(verdict == judge.reject, ~judge.accepts(mnist5k.test))
     assert judge.score(mnist5k.test[:5]).shape == (5,)
     assert judge.reject_name == "not a digit" and judge.class_shares(mnist5k.test).sum().item() == pytest.approx(1)
 
 
-def test_judge_names_follow_the_dataset(mnist5k, tmp_path):
+def test_judge_names_follow_the_dataset(mnist5k):
     fashion = vh.Dataset("fashion-mnist", mnist5k.train[:300], mnist5k.test[:50], mnist5k.train_labels[:300],
                          mnist5k.test_labels[:50], vh.data.FASHION_CLASSES)
-    judge = vh.realism_judge(fashion, epochs=1, cache_dir=tmp_path)
+    judge = vh.realism_judge(fashion)
     assert judge.reject_name == "not a fashion item" and judge.classes[9] == "Ankle boot"
     assert judge.probabilities(fashion.test).shape == (50, 11)
+    assert vh.realism_judge("mnist").classes == vh.realism_judge(mnist5k.subset(50)).classes
+
+
+def test_judge_refuses_unknown_datasets_and_other_versions(tmp_path):
+    with pytest.raises(ValueError, match="No realism judge for dataset 'cifar'.*train_judge"):
+        vh.realism_judge("cifar")
+    judge = vh.realism_judge("mnist-5k")
+    judge.save(tmp_path / "j.pt", {"note": "test"})
+    x = torch.rand(4, 1, 28, 28)
+    assert torch.equal(vh.RealismJudge.load(tmp_path / "j.pt").readout_logit(x), judge.readout_logit(x))
+    blob = torch.load(tmp_path / "j.pt", weights_only=True)
+    torch.save({**blob, "version": 1}, tmp_path / "old.pt")
+    with pytest.raises(ValueError, match="version 1.*reads version"):
+        vh.RealismJudge.load(tmp_path / "old.pt")
 
 
 def test_class_balance():
     assert class_balance(torch.full((10,), 0.1)) == pytest.approx(1.0)
     assert class_balance(torch.tensor([1.0] + [0.0] * 9)) == pytest.approx(0.0)
     assert class_balance(torch.tensor([0.5, 0.5] + [0.0] * 8)) == pytest.approx(0.30103, abs=1e-4)  # log 2 / log 10
-
-
-def test_judge_is_cached(mnist5k, tmp_path, monkeypatch):
-    first = vh.realism_judge(mnist5k, epochs=1, cache_dir=tmp_path)
-    assert len(list(tmp_path.glob("judge-*.pt"))) == 1
-    monkeypatch.setattr(vh.RealismJudge, "fit", lambda *a, **k: pytest.fail("must load, not train"))
-    second = vh.realism_judge(mnist5k, epochs=1, cache_dir=tmp_path)
-    assert torch.equal(first.probabilities(mnist5k.test[:3]), second.probabilities(mnist5k.test[:3]))
-
-
-def test_synthetic_rejects_never_blend_an_image_with_its_own_class(mnist5k):
-    torch.manual_seed(0)
-    x, y = mnist5k.train[:64], mnist5k.train_labels[:64]
-    fake = synthetic_rejects(x, y)
-    assert 0 < len(fake) <= 64 and fake.shape[1:] == (1, 28, 28)
-    assert fake.min() >= 0 and fake.max() <= 1
 
 
 def test_subset_is_stratified_and_keeps_the_test_set(mnist5k):

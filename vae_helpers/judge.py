@@ -1,56 +1,38 @@
-"""A realism judge for decoded images, and its calibration against labels made by eye.
+"""A realism judge for decoded images, calibrated against labels made by eye.
 
-A plain classifier is a poor judge: it is confidently wrong on noise (it must pick some class). This one
-has an extra class, "not a digit" (or "not a fashion item" on Fashion-MNIST), trained on synthetic
-rejects made from the training images: uniform noise, pixel-shuffled images, and blends of two images of
-different classes. So by design it also rejects a half-way blend of two classes: keep that in mind when
-scoring interpolations.
+A plain classifier is a poor judge: it is confidently wrong on noise (it must pick some class). This one is
+a small convolutional network with an extra class, "not a digit" (or "not a fashion item"), trained on the
+full training set of its dataset against realistic rejects: garbled, partly erased, fragmentary, blobbed,
+overlaid images, given the same blurs and greys as real ones so that sharpness is no clue (the recipe is in
+tools/train_judge.py). Its verdict is read out by a logistic regression fitted to people's labels: the
+calibration set (vae_helpers/calibration/) holds decoded images from nine sources labelled by eye, and the
+readout was fitted on its even half only. `RealismJudge.calibration_report` gives the agreement on the
+held-out odd half, per source. It is shipped trained (like the network behind an FID score), so every
+machine uses the very instrument that was checked; `realism_judge(data)` loads it.
 
-It is a measurement, so it is checked against people: `load_calibration` reads decoded images labelled by
-eye (vae_helpers/calibration/), and `RealismJudge.calibration_report` gives the judge's agreement with
-those labels on the held-out half, per source. Measured there, this judge accepts many smudges and stroke
-fragments that people reject and rejects many blurry but readable samples that people accept: read its
-numbers as the judge's view, and look at the pictures.
-
-Beside the per-image verdict, `kid` compares whole sets of images (quality and diversity together) in the
-judge's feature space: the kernel inception distance of Binkowski et al. (2018) with the judge's hidden
-layer in place of the Inception network.
+It is still a measurement, with an error rate printed by `calibration_report`: read its numbers as the
+judge's view and look at the pictures. Beside the per-image verdict, `kid` compares whole sets of images
+(quality and diversity together) in the judge's feature space: the kernel inception distance of Binkowski
+et al. (2018) with the judge's hidden layer in place of the Inception network.
 """
 from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoints import atomic_save, config_digest, load_cached, model_cache_dir
+from .checkpoints import atomic_save
 from .checks import as_images
-from .data import epochs_for
-from .training import set_seed
 
-VERSION = 2  # bump when the judge's training changes: cached judges of older versions are not reused
-# The calibration set used for each dataset (full MNIST is judged with the embedded digits' labels).
+VERSION = 3  # the shipped judge files carry it; a file of another version is refused
+# The calibration set and shipped judge used for each dataset (full MNIST uses the digits' judge and labels).
 CALIBRATION = {"mnist-5k": "mnist-5k", "mnist": "mnist-5k", "fashion-mnist": "fashion-mnist"}
-
-
-def synthetic_rejects(x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Non-examples made from a batch: noise, pixel-shuffled images, blends of two images of different classes."""
-    n = len(x)
-    kind = torch.randint(0, 3, (n,))
-    partner = torch.randperm(n)
-    lam = 0.35 + 0.3 * torch.rand(n, 1, 1, 1)                         # a real mix, neither image dominates
-    blend = lam * x + (1 - lam) * x[partner]
-    noise = torch.rand_like(x) * torch.rand(n, 1, 1, 1)               # uniform noise of random brightness
-    shuffled = x.reshape(n, -1)[:, torch.randperm(784)].reshape_as(x)  # same ink, no strokes
-    fake = torch.where((kind == 0).view(-1, 1, 1, 1), blend,
-                       torch.where((kind == 1).view(-1, 1, 1, 1), noise, shuffled))
-    keep = (kind != 0) | (labels != labels[partner])                  # a blend of two 3s is still a 3
-    return fake[keep]
+HIDDEN = 128          # width of the judge's feature layer (the space of `kid` and of its readout)
 
 
 @dataclass
@@ -68,56 +50,67 @@ class CalibrationReport:
 
 
 class RealismJudge(nn.Module):
-    """Scores images by how surely they are an example of *some* class of the dataset (0 to 1)."""
+    """Scores images by how likely a person would name them as an example of some class (0 to 1)."""
 
-    def __init__(self, classes=tuple(str(d) for d in range(10)), noun: str = "digit"):
+    def __init__(self, classes=tuple(str(d) for d in range(10)), noun: str = "digit", components: int = 8):
         super().__init__()
         self.classes, self.noun = tuple(classes), noun
         self.reject = len(self.classes)                               # index of the "not a ..." class
-        self.net = nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Dropout(0.2),
-                                 nn.Linear(256, self.reject + 1))
+        self.net = nn.Sequential(                                     # (N, 1, 28, 28) -> (N, classes + 1)
+            nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),    # (N, 64 * 7 * 7)
+            nn.Linear(64 * 49, HIDDEN), nn.ReLU(), nn.Dropout(0.3), nn.Linear(HIDDEN, self.reject + 1))
+        # The readout fitted to the eye (tools/train_judge.py): logit = w . [(z - centre) / scale, 1], where
+        # z = [reject logit, (hidden - mean) @ basis]. Zeros until calibrated or loaded.
+        self.register_buffer("mean", torch.zeros(HIDDEN))
+        self.register_buffer("basis", torch.zeros(HIDDEN, components))
+        self.register_buffer("centre", torch.zeros(components + 1))
+        self.register_buffer("scale", torch.ones(components + 1))
+        self.register_buffer("weights", torch.zeros(components + 2))
 
     @property
     def reject_name(self) -> str:
         """The name of the extra class, e.g. "not a digit"."""
         return f"not a {self.noun}"
 
-    def fit(self, x: torch.Tensor, labels: torch.Tensor, epochs: int = 15, batch_size: int = 64) -> None:
-        """Train on real images (their classes) plus synthetic rejects (the extra class)."""
-        optimizer = torch.optim.Adam(self.net.parameters(), lr=1e-3)
-        self.train()
-        for _ in range(epochs):
-            for idx in torch.randperm(len(x)).split(batch_size):
-                fake = synthetic_rejects(x[idx], labels[idx])
-                inputs = torch.cat([x[idx], fake])
-                targets = torch.cat([labels[idx], torch.full((len(fake),), self.reject)])
-                loss = F.cross_entropy(self.net(inputs), targets)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-        self.eval()
+    @torch.no_grad()
+    def hidden(self, x: torch.Tensor) -> torch.Tensor:
+        """The judge's hidden representation of each image, (N, 128)."""
+        return self.net[:-2](as_images(x, "images to judge").cpu())
+
+    features = hidden  # the feature space of `kid`
 
     @torch.no_grad()
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The judge's hidden representation of each image, (N, 256): the feature space of `kid`."""
-        return self.net[:3](as_images(x, "images to judge").cpu())
+    def reject_logit(self, x: torch.Tensor) -> torch.Tensor:
+        """log p(some class) - log p("not a ..."), (N,): the network's own evidence for realism."""
+        log_p = F.log_softmax(self.net(as_images(x, "images to judge").cpu()), dim=1)
+        return torch.logsumexp(log_p[:, :self.reject], dim=1) - log_p[:, self.reject]
 
     @torch.no_grad()
     def probabilities(self, x: torch.Tensor) -> torch.Tensor:
-        """Class probabilities (N, classes + 1); the last column is "not a ..."."""
+        """The network's class probabilities (N, classes + 1); the last column is "not a ..."."""
         return F.softmax(self.net(as_images(x, "images to judge").cpu()), dim=1)
 
-    def score(self, x: torch.Tensor) -> torch.Tensor:
-        """Realism per image in [0, 1]: the probability of the most likely real class, (N,)."""
-        return self.probabilities(x)[:, :self.reject].max(dim=1).values
+    @torch.no_grad()
+    def readout_logit(self, x: torch.Tensor) -> torch.Tensor:
+        """The calibrated readout's logit per image, (N,): > 0 means a person would likely accept it."""
+        x = as_images(x, "images to judge").cpu()
+        z = torch.cat([self.reject_logit(x).unsqueeze(1), (self.hidden(x) - self.mean) @ self.basis], 1)
+        z = torch.cat([(z - self.centre) / self.scale, torch.ones(len(z), 1)], 1)
+        return z @ self.weights
 
-    def predict(self, x: torch.Tensor) -> torch.Tensor:
-        """The most likely class per image, or `self.reject` for "not a ..." (N,)."""
-        return self.probabilities(x).argmax(dim=1)
+    def score(self, x: torch.Tensor) -> torch.Tensor:
+        """Realism per image in [0, 1]: the readout's probability that a person accepts the image, (N,)."""
+        return torch.sigmoid(self.readout_logit(x))
 
     def accepts(self, x: torch.Tensor) -> torch.Tensor:
-        """Per-image verdict, (N,) bool: True when the most likely class is a real one (not "not a ...")."""
-        return self.predict(x) != self.reject
+        """Per-image verdict, (N,) bool: True when a person would more likely accept the image than not."""
+        return self.readout_logit(x) > 0
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """The most likely class of each accepted image, `self.reject` ("not a ...") for the others, (N,)."""
+        classes = self.probabilities(x)[:, :self.reject].argmax(dim=1)
+        return torch.where(self.accepts(x), classes, torch.full_like(classes, self.reject))
 
     def class_shares(self, x: torch.Tensor) -> torch.Tensor:
         """Share of the images assigned to each class and to "not a ..." (classes + 1,), summing to 1."""
@@ -129,6 +122,35 @@ class RealismJudge(nn.Module):
         accepted = 1.0 - shares[self.reject].item()
         return {"realism": self.score(x).mean().item(), "accepted": accepted,
                 "class_balance": class_balance(shares[:self.reject])}
+
+    def set_readout(self, mean, basis, centre, scale, weights) -> None:
+        """Install a readout fitted to labels by eye (see tools/train_judge.py)."""
+        for name, value in zip(("mean", "basis", "centre", "scale", "weights"), (mean, basis, centre, scale, weights)):
+            getattr(self, name).copy_(value)
+
+    def half_precision_weights(self) -> None:
+        """Round the network's weights to float16 and back: the shipped file stores them so (half the size)."""
+        with torch.no_grad():
+            for p in self.net.parameters():
+                p.copy_(p.half().float())
+
+    def save(self, path, provenance: dict) -> None:
+        """Write the judge (network in float16, readout in float32) atomically, with how it was made."""
+        state = {k: (v.half() if k.startswith("net.") else v) for k, v in self.state_dict().items()}
+        atomic_save({"version": VERSION, "classes": list(self.classes), "noun": self.noun,
+                     "provenance": provenance, "state_dict": state}, path)
+
+    @classmethod
+    def load(cls, path) -> "RealismJudge":
+        """Read a judge written by `save`; refuses files of another version."""
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        if blob.get("version") != VERSION:
+            raise ValueError(f"{path} holds a judge of version {blob.get('version')}, this package reads version "
+                             f"{VERSION}: reinstall the package, or retrain it with tools/train_judge.py.")
+        judge = cls(blob["classes"], blob["noun"], components=blob["state_dict"]["basis"].shape[1])
+        judge.load_state_dict({k: v.float() for k, v in blob["state_dict"].items()})
+        judge.provenance = blob["provenance"]
+        return judge.eval()
 
     def calibration_report(self, calibration: "Calibration") -> CalibrationReport:
         """Agreement with the eye on the held-out half, overall and per source."""
@@ -230,18 +252,11 @@ def kid(judge: RealismJudge, a: torch.Tensor, b: torch.Tensor, *, subsets: int =
     return 1000 * float(np.mean(values)), 1000 * float(np.std(values))
 
 
-def realism_judge(data, *, epochs: int | None = None, seed: int = 0, cache_dir=None) -> RealismJudge:
-    """Train the judge once on `data.train` (a few seconds) or load it from the model cache.
-
-    `epochs` defaults to 15 on the 4,000-image default and as many steps on larger sets (`epochs_for`).
-    """
-    epochs = epochs if epochs is not None else epochs_for(data, 15)
-    judge = RealismJudge(data.classes, getattr(data, "noun", "digit"))
-    digest = config_digest({"class": "RealismJudge", "version": VERSION}, data, {"epochs": epochs, "seed": seed})
-    path = Path(cache_dir or model_cache_dir()) / f"judge-{digest}.pt"
-    if load_cached(path, judge.net) is not None:
-        return judge.eval()
-    set_seed(seed)
-    judge.fit(data.train, data.train_labels, epochs=epochs)
-    atomic_save({"config": {"class": "RealismJudge"}, "state_dict": judge.net.state_dict()}, path)
-    return judge
+def realism_judge(data) -> RealismJudge:
+    """The shipped, calibrated judge for `data`'s dataset (a `Dataset` or a name), loaded in well under a second."""
+    name = data if isinstance(data, str) else data.name.split("[")[0]      # "mnist-5k[train:50]" -> "mnist-5k"
+    if name not in CALIBRATION:
+        raise ValueError(f"No realism judge for dataset {name!r}: judges ship for {', '.join(sorted(CALIBRATION))}. "
+                         "Train and calibrate one with tools/train_judge.py (it needs labels by eye).")
+    with resources.as_file(resources.files("vae_helpers") / "calibration" / f"judge-{CALIBRATION[name]}.pt") as path:
+        return RealismJudge.load(path)
