@@ -139,7 +139,8 @@ EXERCISES: dict[str, Exercise] = {
         rel=1e-3),
     "02.2": Exercise(
         answer=lambda accepted, seeds: sum(accepted["VAE", s] > accepted["Autoencoder", s] for s in seeds) >= 2,
-        hint="two numbers are too few to draw crisp images for either model; the VAE's decoder is also the blurrier.",
+        hint="where do the autoencoder's codes sit relative to N(0, I) (notebook 01, section 6), and where did the "
+             "KL term put the VAE's? Blurry but readable samples count as real.",
         explain=lambda accepted, seeds: "Measured share accepted (seeds " + ", ".join(map(str, seeds)) + "): VAE " +
         ", ".join(f"{accepted['VAE', s]:.0%}" for s in seeds) + "; AE " +
         ", ".join(f"{accepted['Autoencoder', s]:.0%}" for s in seeds) + "."),

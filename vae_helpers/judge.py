@@ -180,7 +180,8 @@ class Calibration:
     images: torch.Tensor          # (N, 1, 28, 28) float in [0, 1]
     source: torch.Tensor          # (N,) index into `sources`
     sources: tuple[str, ...]
-    eye: torch.Tensor             # (N,) 1 = a person accepts it, 0 = rejects
+    eye: torch.Tensor             # (N,) 1 = a person accepts it, 0 = rejects (the final label)
+    labellings: torch.Tensor      # (2, N) the two independent labellings behind `eye`
 
     @property
     def held_out(self) -> torch.Tensor:
@@ -193,6 +194,11 @@ class Calibration:
             raise ValueError(f"No source {source!r} in the {self.name} calibration set; it has: {', '.join(self.sources)}.")
         mask = self.source == self.sources.index(source)
         return self.images[mask], self.eye[mask]
+
+    def labeller_agreement(self, held_out: bool = True) -> float:
+        """Share of images (held-out half by default) on which the two labellings agree: a ceiling for any judge."""
+        mask = self.held_out if held_out else torch.ones(len(self.eye), dtype=torch.bool)
+        return (self.labellings[0, mask] == self.labellings[1, mask]).float().mean().item()
 
     def eye_shares(self) -> dict[str, float]:
         """Share of each source's images that people accepted (both halves)."""
@@ -209,19 +215,19 @@ def load_calibration(name: str) -> Calibration:
         arrays = np.load(path)
         images, source, sources = arrays["images"], arrays["source"], tuple(arrays["sources"].tolist())
     with resources.as_file(folder / f"{stem}-labels.csv") as path, open(path, newline="") as f:
-        rows = {int(r["index"]): int(r["eye"]) for r in csv.DictReader(f)}
+        rows = {int(r["index"]): (int(r["eye"]), int(r["eye_a"]), int(r["eye_b"])) for r in csv.DictReader(f)}
     if sorted(rows) != list(range(len(images))):
         raise ValueError(f"{stem}-labels.csv must label every image 0..{len(images) - 1} exactly once.")
-    eye = torch.tensor([rows[i] for i in range(len(images))])
+    labels = torch.tensor([rows[i] for i in range(len(images))]).T      # (3, N): final, first, second
     return Calibration(stem, torch.from_numpy(images).float().div(255).unsqueeze(1), torch.from_numpy(source),
-                       sources, eye)
+                       sources, labels[0], labels[1:])
 
 
 def class_balance(shares: torch.Tensor) -> float:
     """How evenly images spread over the classes: entropy / log(classes), 1 = all equally often, 0 = one class."""
     p = shares / shares.sum() if shares.sum() > 0 else torch.full_like(shares, 1.0 / len(shares))
     entropy = -(p[p > 0] * p[p > 0].log()).sum()
-    return (entropy / torch.log(torch.tensor(float(len(p))))).item()
+    return max(0.0, (entropy / torch.log(torch.tensor(float(len(p))))).item())   # never -0.0
 
 
 def kid(judge: RealismJudge, a: torch.Tensor, b: torch.Tensor, *, subsets: int = 20, subset_size: int = 500,
