@@ -8,7 +8,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install notebooks test test-full lab notebook bench clean site slides student wheelhouse
+.PHONY: install notebooks test test-full checks checks-full lab notebook bench clean site slides student wheelhouse
 
 install: $(STAMP)
 
@@ -33,6 +33,14 @@ test: $(STAMP)
 DATASET ?= mnist
 test-full: $(STAMP)
 	$(PY) tools/execute_notebooks.py --dataset $(DATASET)
+
+# Every check of every notebook with its subject and counterfactual values, from the stored outputs;
+# checks-full executes the series on DATASET first. Both end with "checks whose counterfactual fails: N of M".
+checks: $(STAMP)
+	$(PY) tools/list_checks.py
+
+checks-full: $(STAMP)
+	$(PY) tools/list_checks.py --dataset $(DATASET)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/00_start_here.ipynb

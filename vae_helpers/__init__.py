@@ -7,7 +7,7 @@ from .checkpoints import (CheckpointError, load_checkpoint, load_model, save_mod
                           train_or_load)
 from .checks import ImageInputError, as_images
 from .data import DATASETS, Dataset, DatasetError, binarize, epochs_for, load_dataset
-from . import estimators, evidence, exercises, judge, metrics, plotting
+from . import claims, estimators, evidence, exercises, judge, metrics, plotting
 from .display import alt, describe_figure, notebook_setup
 from .exercises import check_answer
 from .judge import RealismJudge, realism_judge
