@@ -1,0 +1,78 @@
+"""The stored outputs are what the notebooks compute: every printed number, re-executed, within tolerance.
+
+Each notebook is run again top to bottom (the model cache makes this a load, not a retraining, after
+`make test`'s nbval pass) and every number in the text each code cell prints is compared with the stored
+one. Tolerance: two units of the last printed digit, or 2% of the value, whichever is larger (torch's CPU
+output differs in the last bits across thread counts, and a share of 1,000 judged samples can move by a
+sample or two). Lines about timing, caching and progress are skipped; so are cells tagged
+nbval-ignore-output.
+"""
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+PATHS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:,\d{3})*(?:\.\d+)?(?:e[-+]?\d+)?")
+SKIP = re.compile(r"\b(seconds?|years|took|about [\d.e+-]+ s\b|in \d[\d.]* s|s/step|steps? \[|it/s|from cache|retrain|trained|Training|ms\b)", re.I)
+
+
+def printed_lines(cell) -> list[str]:
+    """The lines a code cell printed (stdout and plain-text results), without timing or cache chatter."""
+    text = []
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "stream" and out.get("name") == "stdout":
+            text.append(out.get("text", ""))
+        elif out.get("output_type") in ("execute_result",) and "text/plain" in out.get("data", {}):
+            if "image/png" not in out["data"] and "text/html" not in out["data"]:
+                text.append(out["data"]["text/plain"] + "\n")
+    return [line for line in "".join(text).splitlines() if NUMBER.search(line) and not SKIP.search(line)]
+
+
+def close(stored: str, fresh: str) -> bool:
+    """Within two units of the stored number's last printed digit, or 2% of it."""
+    a, b = (float(v.replace(",", "")) for v in (stored, fresh))
+    decimals = len(stored.split(".")[1]) if "." in stored and "e" not in stored.lower() else 0
+    return abs(a - b) <= max(2 * 10 ** -decimals, 0.02 * abs(a)) + 1e-9
+
+
+def mismatches(stored_nb, fresh_nb) -> list[str]:
+    """One line per printed number that differs beyond tolerance (or per line whose numbers changed in count)."""
+    found = []
+    for i, (old, new) in enumerate(zip(stored_nb.cells, fresh_nb.cells)):
+        if old.cell_type != "code" or "nbval-ignore-output" in old.get("metadata", {}).get("tags", []):
+            continue
+        old_lines, new_lines = printed_lines(old), printed_lines(new)
+        if len(old_lines) != len(new_lines):
+            found.append(f"cell {i}: {len(old_lines)} printed lines with numbers stored, {len(new_lines)} now")
+            continue
+        for a, b in zip(old_lines, new_lines):
+            na, nb_ = NUMBER.findall(a), NUMBER.findall(b)
+            if len(na) != len(nb_) or not all(close(x, y) for x, y in zip(na, nb_)):
+                found.append(f"cell {i}:\n    stored: {a}\n    now:    {b}")
+    return found
+
+
+def test_close_follows_the_printed_precision():
+    assert close("0.25", "0.27") and not close("0.25", "0.28")
+    assert close("163.6", "163.8") and not close("10.6", "10.9")
+    assert close("1,933.8", "1933.9") and close("220", "224") and not close("22", "25")
+
+
+@pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
+def test_printed_numbers_match_a_fresh_run(path):
+    stored = nbformat.read(path, as_version=4)
+    fresh = nbformat.read(path, as_version=4)
+    for cell in fresh.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    NotebookClient(fresh, timeout=900, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    found = mismatches(stored, fresh)
+    assert not found, f"{path.name}: printed numbers differ from the stored outputs:\n" + "\n".join(found)
