@@ -104,3 +104,11 @@ def test_sources_eye_shares_and_the_judges_excess_over_the_eye():
     assert excess == pytest.approx(1 - shares["16-D AE decoding N(0, I)"]) and se > 0
     with pytest.raises(ValueError, match="No source 'dreams'"):
         cal.of("dreams")
+
+
+def test_labeller_agreement_is_the_share_where_the_two_labellings_agree():
+    cal = J.load_calibration("mnist-5k")
+    a, b = cal.labellings
+    assert cal.labeller_agreement() == pytest.approx((a == b)[cal.held_out].float().mean().item())
+    assert cal.labeller_agreement(held_out=False) == pytest.approx((a == b).float().mean().item())
+    assert 0.8 < cal.labeller_agreement(held_out=False) < 0.9      # 85.0% on the digits

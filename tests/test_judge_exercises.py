@@ -80,3 +80,19 @@ def test_plot_codes_on_a_line(mnist5k):
     ax = vh.plot_codes_on_a_line(torch.tensor([0.0, 1.0, 5.0]), mnist5k.test[:3])
     assert ax.get_xlabel().startswith("z") and len(ax.artists) == 3
     plt.close("all")
+
+
+def test_training_negatives_and_positives_keep_shape_range_and_class_rule(mnist5k):
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+    import train_judge
+    torch.manual_seed(0)
+    x, y = mnist5k.train[:64], mnist5k.train_labels[:64]
+    pos = train_judge.positives(x, y)
+    neg = train_judge.negatives(x, y, train_judge.NEGATIVE_KINDS["mnist"])
+    assert pos.shape == x.shape and 0 < len(neg) <= 64 and neg.shape[1:] == (1, 28, 28)
+    assert pos.min() >= 0 and pos.max() <= 1 and neg.min() >= 0 and neg.max() <= 1
+    same = torch.zeros(64, dtype=torch.long)                       # one class only: no two-class rejects
+    only = train_judge.negatives(x, same, (2, 3, 8))
+    assert len(only) == 0
