@@ -74,30 +74,34 @@ class RealismJudge(nn.Module):
         return f"not a {self.noun}"
 
     @torch.no_grad()
+    def _outputs(self, x: torch.Tensor, batch: int = 1000) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One pass of the network, in batches: hidden (N, 128), log-probabilities (N, classes + 1), readout (N,)."""
+        x = as_images(x, "images to judge").cpu()
+        hidden = torch.cat([self.net[:-2](part) for part in x.split(batch)])
+        log_p = F.log_softmax(self.net[-2:](hidden), dim=1)
+        reject_logit = torch.logsumexp(log_p[:, :self.reject], dim=1) - log_p[:, self.reject]
+        z = torch.cat([reject_logit.unsqueeze(1), (hidden - self.mean) @ self.basis], 1)
+        z = torch.cat([(z - self.centre) / self.scale, torch.ones(len(z), 1)], 1)
+        return hidden, log_p, z @ self.weights
+
     def hidden(self, x: torch.Tensor) -> torch.Tensor:
         """The judge's hidden representation of each image, (N, 128)."""
-        return self.net[:-2](as_images(x, "images to judge").cpu())
+        return self._outputs(x)[0]
 
     features = hidden  # the feature space of `kid`
 
-    @torch.no_grad()
     def reject_logit(self, x: torch.Tensor) -> torch.Tensor:
         """log p(some class) - log p("not a ..."), (N,): the network's own evidence for realism."""
-        log_p = F.log_softmax(self.net(as_images(x, "images to judge").cpu()), dim=1)
+        log_p = self._outputs(x)[1]
         return torch.logsumexp(log_p[:, :self.reject], dim=1) - log_p[:, self.reject]
 
-    @torch.no_grad()
     def probabilities(self, x: torch.Tensor) -> torch.Tensor:
         """The network's class probabilities (N, classes + 1); the last column is "not a ..."."""
-        return F.softmax(self.net(as_images(x, "images to judge").cpu()), dim=1)
+        return self._outputs(x)[1].exp()
 
-    @torch.no_grad()
     def readout_logit(self, x: torch.Tensor) -> torch.Tensor:
         """The calibrated readout's logit per image, (N,): > 0 means a person would likely accept it."""
-        x = as_images(x, "images to judge").cpu()
-        z = torch.cat([self.reject_logit(x).unsqueeze(1), (self.hidden(x) - self.mean) @ self.basis], 1)
-        z = torch.cat([(z - self.centre) / self.scale, torch.ones(len(z), 1)], 1)
-        return z @ self.weights
+        return self._outputs(x)[2]
 
     def score(self, x: torch.Tensor) -> torch.Tensor:
         """Realism per image in [0, 1]: the readout's probability that a person accepts the image, (N,)."""
@@ -107,10 +111,14 @@ class RealismJudge(nn.Module):
         """Per-image verdict, (N,) bool: True when a person would more likely accept the image than not."""
         return self.readout_logit(x) > 0
 
+    def _verdicts(self, log_p: torch.Tensor, readout: torch.Tensor) -> torch.Tensor:
+        classes = log_p[:, :self.reject].argmax(dim=1)
+        return torch.where(readout > 0, classes, torch.full_like(classes, self.reject))
+
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         """The most likely class of each accepted image, `self.reject` ("not a ...") for the others, (N,)."""
-        classes = self.probabilities(x)[:, :self.reject].argmax(dim=1)
-        return torch.where(self.accepts(x), classes, torch.full_like(classes, self.reject))
+        _, log_p, readout = self._outputs(x)
+        return self._verdicts(log_p, readout)
 
     def class_shares(self, x: torch.Tensor) -> torch.Tensor:
         """Share of the images assigned to each class and to "not a ..." (classes + 1,), summing to 1."""
@@ -118,9 +126,9 @@ class RealismJudge(nn.Module):
 
     def report(self, x: torch.Tensor) -> dict[str, float]:
         """Mean realism score, share accepted as a real class, and how evenly the accepted ones cover the classes."""
-        shares = self.class_shares(x)
-        accepted = 1.0 - shares[self.reject].item()
-        return {"realism": self.score(x).mean().item(), "accepted": accepted,
+        _, log_p, readout = self._outputs(x)                 # one pass of the network for all three numbers
+        shares = torch.bincount(self._verdicts(log_p, readout), minlength=self.reject + 1).float() / len(readout)
+        return {"realism": torch.sigmoid(readout).mean().item(), "accepted": 1.0 - shares[self.reject].item(),
                 "class_balance": class_balance(shares[:self.reject])}
 
     def set_readout(self, mean, basis, centre, scale, weights) -> None:
