@@ -3,8 +3,8 @@
 Usage: python tools/list_checks.py [--dataset NAME] [NOTEBOOK ...]
 
 Without --dataset it reads the stored outputs (the embedded dataset); with it, it executes each notebook on
-that dataset first (nothing stored). A check is a code cell after a markdown cell that starts with
-"**Check"; it counts as shown failing on its counterfactual when its output holds a table printed by
+that dataset first (nothing stored). A check is a code cell after a markdown cell whose last paragraph
+starts with "**Check"; it counts as shown failing on its counterfactual when its output holds a table printed by
 `vh.claims.claim` (vae_helpers/claims.py) that PASSED, i.e. the rule held on the subject and failed on every
 counterfactual. Ends with the line "checks whose counterfactual fails: N of M".
 """
@@ -43,7 +43,8 @@ def checks_of(nb) -> list[tuple[int, str, list[str], bool]]:
         if cell.cell_type != "code" or i == 0:
             continue
         before = nb.cells[i - 1]
-        if before.cell_type != "markdown" or not before.source.lstrip().startswith("**Check"):
+        last = before.source.strip().split("\n\n")[-1] if before.cell_type == "markdown" else ""
+        if not last.startswith("**Check"):                  # the check's statement closes the cell before it
             continue
         text = text_of(cell)
         lines = text.splitlines()
@@ -51,7 +52,7 @@ def checks_of(nb) -> list[tuple[int, str, list[str], bool]]:
         table = [line for k in tables for line in lines[k:] if line.startswith((MARK, "  "))]
         shown = bool(tables) and "ERROR" not in text and all(
             "-> PASSED" in line for line in table if line.strip().startswith("->"))
-        claim = before.source.strip().split("\n")[0].replace("**Check.**", "").strip()[:100]
+        claim = last.split("\n")[0].replace("**Check.**", "").strip()[:100]
         found.append((i, claim, table, shown))
     return found
 
