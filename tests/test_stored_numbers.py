@@ -20,6 +20,7 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parent.parent
 PATHS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:,\d{3})*(?:\.\d+)?(?:e[-+]?\d+)?")
+TIMING = re.compile(r"\d+(?:\.\d+)?\s?(?:s|ms|µs)\b")     # a duration inside a line, as nbval_sanitize.cfg
 SKIP = re.compile(r"\b(seconds?|years|took|about [\d.e+-]+ s\b|in \d[\d.]* s|s/step|steps? \[|it/s|from cache|retrain|trained|Training|ms\b)", re.I)
 
 
@@ -32,7 +33,8 @@ def printed_lines(cell) -> list[str]:
         elif out.get("output_type") in ("execute_result",) and "text/plain" in out.get("data", {}):
             if "image/png" not in out["data"] and "text/html" not in out["data"]:
                 text.append(out["data"]["text/plain"] + "\n")
-    return [line for line in "".join(text).splitlines() if NUMBER.search(line) and not SKIP.search(line)]
+    lines = [TIMING.sub("TIME", line) for line in "".join(text).splitlines() if not SKIP.search(line)]
+    return [line for line in lines if NUMBER.search(line)]
 
 
 def close(stored: str, fresh: str) -> bool:
