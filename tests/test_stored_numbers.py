@@ -10,14 +10,15 @@ nbval-ignore-output.
 from __future__ import annotations
 
 import re
-import tempfile
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import execute_notebooks  # noqa: E402
 PATHS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:,\d{3})*(?:\.\d+)?(?:e[-+]?\d+)?")
 TIMING = re.compile(r"\d+(?:\.\d+)?\s?(?:s|ms|µs)\b")     # a duration inside a line, as nbval_sanitize.cfg
@@ -74,7 +75,6 @@ def test_printed_numbers_match_a_fresh_run(path):
     for cell in fresh.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-    NotebookClient(fresh, timeout=900, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    execute_notebooks.execute(fresh, path.parent, keep_going=True)     # the same runner as make notebooks
     found = mismatches(stored, fresh)
     assert not found, f"{path.name}: printed numbers differ from the stored outputs:\n" + "\n".join(found)

@@ -176,8 +176,7 @@ class RealismJudge(nn.Module):
     def excess_over_eye(self, calibration: "Calibration", source: str) -> tuple[float, float]:
         """Judge's accepted share minus the eye's on one source's images (paired): (mean, standard error)."""
         images, eye = calibration.of(source)
-        d = self.accepts(images).float() - eye.float()
-        return d.mean().item(), max(d.std().item(), 0.5 / len(d) ** 0.5) / len(d) ** 0.5
+        return paired_difference(self.accepts(images), eye.bool())
 
 
 @dataclass
@@ -229,6 +228,12 @@ def load_calibration(name: str) -> Calibration:
     labels = torch.tensor([rows[i] for i in range(len(images))]).T      # (3, N): final, first, second
     return Calibration(stem, torch.from_numpy(images).float().div(255).unsqueeze(1), torch.from_numpy(source),
                        sources, labels[0], labels[1:])
+
+
+def paired_difference(a: torch.Tensor, b: torch.Tensor) -> tuple[float, float]:
+    """Mean of a - b over paired 0/1 outcomes (N,) and its standard error (floored at that of a share of N)."""
+    d = a.float() - b.float()
+    return d.mean().item(), max(d.std().item(), 0.5 / len(d) ** 0.5) / len(d) ** 0.5
 
 
 def class_balance(shares: torch.Tensor) -> float:
