@@ -32,9 +32,11 @@ def test_calibration_sets_are_complete_and_two_labellings_agree(name):
 
 
 # The shipped judges against the eye on the held-out half (360 images each), as measured when they were made
-# (tools/train_judge.py): agreement 81.7% digits, 88.3% garments; largest per-source gap 16 and 13 points.
-# The margins below are two to six images, for verdicts that flip in the last bits on another machine.
-@pytest.mark.parametrize("name, agreement, gap", [("mnist-5k", 0.80, 0.20), ("fashion-mnist", 0.86, 0.15)])
+# (tools/train_judge.py): agreement 85.0% digits, 88.6% garments; largest per-source gap 15.4 points (digits,
+# the codes' box: 1 of 39 accepted against the eye's 7) and 10.2 (garments). Verdicts do not flip between 1 and
+# 2 threads; under bfloat16 the readout logits move by up to 0.04 and the closest held-out logit is 0.008 from
+# the threshold, so the margins below are two images (0.6 points of agreement, 5 points of a source's share).
+@pytest.mark.parametrize("name, agreement, gap", [("mnist-5k", 0.844, 0.205), ("fashion-mnist", 0.88, 0.155)])
 def test_shipped_judge_agrees_with_the_eye_on_held_out_images(name, agreement, gap):
     cal = J.load_calibration(name)
     report = vh.realism_judge(name).calibration_report(cal)

@@ -17,8 +17,9 @@ The recipe, and why:
   classifier cannot tell them apart by sharpness alone (an earlier version learned "sharp = fake").
   Digits: the two halves of different digits glued together, and overlays. Garments: pale averages of two
   garments of different classes instead (glued halves of a shirt and a coat are often a real-looking garment).
-- readout: a logistic regression on the judge's reject logit and the first eight principal components of its
-  hidden layer, fitted to the eye's labels on the calibration half (even indices) only.
+- readout: a logistic regression on four summaries of the class probabilities (reject logit, top class,
+  entropy, top-two margin) and the first k principal components of the hidden layer, fitted to the eye's labels
+  on the calibration half (even indices) only; k and the penalty chosen by cross-validation on that half.
 """
 from __future__ import annotations
 
@@ -194,28 +195,63 @@ def train(judge: J.RealismJudge, x: torch.Tensor, y: torch.Tensor, kinds, epochs
     judge.eval()
 
 
-def calibrate(judge: J.RealismJudge, cal: J.Calibration, components: int = 8, l2: float = 0.01) -> None:
-    """Fit the readout (reject logit + principal components of the hidden layer) to the eye, calibration half."""
-    fit = ~cal.held_out
-    with torch.no_grad():
-        hidden = judge.hidden(cal.images)
-        reject_logit = judge.reject_logit(cal.images)
-    mean = hidden[fit].mean(0)
-    _, _, vt = torch.linalg.svd(hidden[fit] - mean, full_matrices=False)
-    basis = vt[:components].T                                           # (128, components), exact and deterministic
-    z = torch.cat([reject_logit.unsqueeze(1), (hidden - mean) @ basis], 1)
-    centre, scale = z[fit].mean(0), z[fit].std(0)
-    z = torch.cat([(z - centre) / scale, torch.ones(len(z), 1)], 1)
-    w = torch.zeros(z.shape[1], requires_grad=True)
+def fit_logistic(z: torch.Tensor, y: torch.Tensor, l2: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """L2-penalised logistic regression on standardised inputs: (centre, scale, weights with the bias last)."""
+    centre, scale = z.mean(0), z.std(0).clamp(min=1e-6)
+    zz = torch.cat([(z - centre) / scale, torch.ones(len(z), 1)], 1)
+    w = torch.zeros(zz.shape[1], requires_grad=True)
     optimizer = torch.optim.LBFGS([w], max_iter=500, tolerance_grad=1e-9, tolerance_change=1e-12)
 
     def closure():
         optimizer.zero_grad()
-        loss = F.binary_cross_entropy_with_logits(z[fit] @ w, cal.eye[fit].float()) + l2 * (w[:-1] ** 2).sum()
+        loss = F.binary_cross_entropy_with_logits(zz @ w, y) + l2 * (w[:-1] ** 2).sum()
         loss.backward()
         return loss
     optimizer.step(closure)
-    judge.set_readout(mean, basis, centre, scale, w.detach())
+    return centre, scale, w.detach()
+
+
+def design(hidden, log_p, fit, components):
+    """Readout inputs with principal components of the fit half's hidden layer: (z (N, 4 + k), mean, basis)."""
+    mean = hidden[fit].mean(0)
+    _, _, vt = torch.linalg.svd(hidden[fit] - mean, full_matrices=False)
+    basis = vt[:components].T                                           # (128, k), exact and deterministic
+    return J.readout_inputs(hidden, log_p, mean, basis), mean, basis
+
+
+def cross_validated(z: torch.Tensor, y: torch.Tensor, l2: float, folds: int = 5, repeats: int = 3) -> float:
+    """Share of correct verdicts over `repeats` shuffled `folds`-fold splits of (z, y)."""
+    correct = 0
+    for r in range(repeats):
+        order = torch.randperm(len(y), generator=torch.Generator().manual_seed(r))
+        for k in range(folds):
+            test, train = order[k::folds], order[torch.arange(len(y)) % folds != k]
+            centre, scale, w = fit_logistic(z[train], y[train], l2)
+            logit = torch.cat([(z[test] - centre) / scale, torch.ones(len(test), 1)], 1) @ w
+            correct += ((logit > 0).float() == y[test]).sum().item()
+    return correct / (repeats * len(y))
+
+
+def calibrate(judge: J.RealismJudge, cal: J.Calibration) -> tuple[J.RealismJudge, int, float]:
+    """Fit the readout to the eye on the calibration half only; its size and penalty chosen by cross-validation
+    there (components in {0, 4, 8, 16}, L2 in {0.1, 0.01}; ties go to the smaller, more penalised readout)."""
+    fit = ~cal.held_out
+    with torch.no_grad():
+        hidden, log_p, _ = judge._outputs(cal.images)
+    y = cal.eye.float()
+    scores = {}
+    for components in (0, 4, 8, 16):
+        z = design(hidden, log_p, fit, components)[0]
+        for l2 in (0.1, 0.01):
+            scores[components, l2] = cross_validated(z[fit], y[fit], l2)
+            print(f"readout with {components:2d} components, L2 {l2}: {scores[components, l2]:.1%} by cross-validation")
+    components, l2 = max(scores, key=scores.get)                         # first of the best: smallest, most penalised
+    z, mean, basis = design(hidden, log_p, fit, components)
+    centre, scale, w = fit_logistic(z[fit], y[fit], l2)
+    calibrated = J.RealismJudge(judge.classes, judge.noun, components=components)   # buffers sized for it
+    calibrated.net.load_state_dict(judge.net.state_dict())
+    calibrated.set_readout(mean, basis, centre, scale, w)
+    return calibrated.eval(), components, l2
 
 
 def main() -> None:
@@ -229,16 +265,16 @@ def main() -> None:
     torch.set_num_threads(2)
     path = ROOT / "vae_helpers" / "calibration" / f"judge-{J.CALIBRATION[args.dataset]}.pt"
     data = vh.load_dataset(args.dataset)
-    if args.readout_only:
-        shipped = J.RealismJudge.load(path)
-        judge = J.RealismJudge(shipped.classes, shipped.noun, components=8)
-        judge.net.load_state_dict(shipped.net.state_dict())
+    if args.readout_only:                                               # the shipped network, of any version
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        judge = J.RealismJudge(blob["classes"], blob["noun"])
+        judge.net.load_state_dict({k[4:]: v.float() for k, v in blob["state_dict"].items() if k.startswith("net.")})
         judge.eval()
-        provenance = shipped.provenance
+        provenance = {k: v for k, v in blob["provenance"].items() if k not in ("calibration_images", "readout")}
     else:
         x, y, data = training_set(args.dataset)
         torch.manual_seed(args.seed)
-        judge = J.RealismJudge(data.classes, data.noun, components=8)
+        judge = J.RealismJudge(data.classes, data.noun)
         start = time.time()
         train(judge, x, y, NEGATIVE_KINDS[args.dataset], args.epochs)
         print(f"trained in {time.time() - start:.0f} s")
@@ -246,8 +282,8 @@ def main() -> None:
         provenance = {"dataset": args.dataset, "epochs": args.epochs, "seed": args.seed,
                       "negative_kinds": list(NEGATIVE_KINDS[args.dataset])}
     cal = J.load_calibration(args.dataset)
-    calibrate(judge, cal)
-    judge.save(path, {**provenance, "calibration_images": len(cal.images)})
+    judge, components, l2 = calibrate(judge, cal)
+    judge.save(path, {**provenance, "calibration_images": len(cal.images), "readout": {"components": components, "l2": l2}})
     with torch.no_grad():
         accuracy = (judge.net(data.test).argmax(1) == data.test_labels).float().mean().item()
     print(f"wrote {path.relative_to(ROOT)}; test accuracy over classes {accuracy:.3f}")

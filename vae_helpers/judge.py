@@ -29,10 +29,11 @@ from torch import nn
 from .checkpoints import atomic_save
 from .checks import as_images
 
-VERSION = 3  # the shipped judge files carry it; a file of another version is refused
+VERSION = 4  # the shipped judge files carry it; a file of another version is refused
 # The calibration set and shipped judge used for each dataset (full MNIST uses the digits' judge and labels).
 CALIBRATION = {"mnist-5k": "mnist-5k", "mnist": "mnist-5k", "fashion-mnist": "fashion-mnist"}
 HIDDEN = 128          # width of the judge's feature layer (the space of `kid` and of its readout)
+SUMMARIES = 4         # per-image summaries of the class probabilities the readout uses (see `readout_inputs`)
 
 
 @dataclass
@@ -60,13 +61,14 @@ class RealismJudge(nn.Module):
             nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),    # (N, 64 * 7 * 7)
             nn.Linear(64 * 49, HIDDEN), nn.ReLU(), nn.Dropout(0.3), nn.Linear(HIDDEN, self.reject + 1))
+        self.net.to(memory_format=torch.channels_last)  # convolutions 1.5x faster on CPU; batches of 250 another 1.5x
         # The readout fitted to the eye (tools/train_judge.py): logit = w . [(z - centre) / scale, 1], where
-        # z = [reject logit, (hidden - mean) @ basis]. Zeros until calibrated or loaded.
+        # z = [summaries of the class probabilities, (hidden - mean) @ basis]. Zeros until calibrated or loaded.
         self.register_buffer("mean", torch.zeros(HIDDEN))
         self.register_buffer("basis", torch.zeros(HIDDEN, components))
-        self.register_buffer("centre", torch.zeros(components + 1))
-        self.register_buffer("scale", torch.ones(components + 1))
-        self.register_buffer("weights", torch.zeros(components + 2))
+        self.register_buffer("centre", torch.zeros(SUMMARIES + components))
+        self.register_buffer("scale", torch.ones(SUMMARIES + components))
+        self.register_buffer("weights", torch.zeros(SUMMARIES + components + 1))
 
     @property
     def reject_name(self) -> str:
@@ -74,13 +76,12 @@ class RealismJudge(nn.Module):
         return f"not a {self.noun}"
 
     @torch.no_grad()
-    def _outputs(self, x: torch.Tensor, batch: int = 1000) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _outputs(self, x: torch.Tensor, batch: int = 250) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One pass of the network, in batches: hidden (N, 128), log-probabilities (N, classes + 1), readout (N,)."""
         x = as_images(x, "images to judge").cpu()
         hidden = torch.cat([self.net[:-2](part) for part in x.split(batch)])
         log_p = F.log_softmax(self.net[-2:](hidden), dim=1)
-        reject_logit = torch.logsumexp(log_p[:, :self.reject], dim=1) - log_p[:, self.reject]
-        z = torch.cat([reject_logit.unsqueeze(1), (hidden - self.mean) @ self.basis], 1)
+        z = readout_inputs(hidden, log_p, self.mean, self.basis)
         z = torch.cat([(z - self.centre) / self.scale, torch.ones(len(z), 1)], 1)
         return hidden, log_p, z @ self.weights
 
@@ -92,8 +93,7 @@ class RealismJudge(nn.Module):
 
     def reject_logit(self, x: torch.Tensor) -> torch.Tensor:
         """log p(some class) - log p("not a ..."), (N,): the network's own evidence for realism."""
-        log_p = self._outputs(x)[1]
-        return torch.logsumexp(log_p[:, :self.reject], dim=1) - log_p[:, self.reject]
+        return _reject_logit(self._outputs(x)[1])
 
     def probabilities(self, x: torch.Tensor) -> torch.Tensor:
         """The network's class probabilities (N, classes + 1); the last column is "not a ..."."""
@@ -228,6 +228,23 @@ def load_calibration(name: str) -> Calibration:
     labels = torch.tensor([rows[i] for i in range(len(images))]).T      # (3, N): final, first, second
     return Calibration(stem, torch.from_numpy(images).float().div(255).unsqueeze(1), torch.from_numpy(source),
                        sources, labels[0], labels[1:])
+
+
+def _reject_logit(log_p: torch.Tensor) -> torch.Tensor:
+    """log p(some class) - log p("not a ..."), (N,), from log-probabilities (N, classes + 1)."""
+    return torch.logsumexp(log_p[:, :-1], dim=1) - log_p[:, -1]
+
+
+def readout_inputs(hidden: torch.Tensor, log_p: torch.Tensor, mean: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
+    """What the readout sees per image, (N, SUMMARIES + components): the reject logit, the top class's
+    log-probability, the entropy of the class probabilities (nats), the top-two margin, and the hidden layer's
+    coordinates on the principal components `basis`. A person hesitates between two classes where the network does."""
+    classes = log_p[:, :-1]
+    top2 = classes.topk(2, dim=1).values
+    p = F.softmax(classes, dim=1)
+    entropy = -(p * classes.log_softmax(dim=1)).sum(1)
+    summaries = torch.stack([_reject_logit(log_p), top2[:, 0], entropy, top2[:, 0] - top2[:, 1]], 1)
+    return torch.cat([summaries, (hidden - mean) @ basis], 1)
 
 
 def paired_difference(a: torch.Tensor, b: torch.Tensor) -> tuple[float, float]:
