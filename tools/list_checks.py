@@ -49,7 +49,8 @@ def checks_of(nb) -> list[tuple[int, str, list[str], bool]]:
         text = text_of(cell)
         lines = text.splitlines()
         tables = [k for k, line in enumerate(lines) if line.startswith(MARK)]
-        table = [line for k in tables for line in lines[k:] if line.startswith((MARK, "  "))]
+        ends = tables[1:] + [len(lines)]                      # each table runs to the next one (or the end)
+        table = [line for k, end in zip(tables, ends) for line in lines[k:end] if line.startswith((MARK, "  "))]
         shown = bool(tables) and "ERROR" not in text and all(
             "-> PASSED" in line for line in table if line.strip().startswith("->"))
         claim = last.split("\n")[0].replace("**Check.**", "").strip()[:100]
