@@ -56,6 +56,16 @@ def active_units(model: torch.nn.Module, x: torch.Tensor, threshold: float = ACT
     return kl_per_dimension(model, x, labels) > threshold
 
 
+@torch.no_grad()
+def mean_activity(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Variance across images `x` of each dimension's posterior mean E_q[z_j|x], on the prior's scale: (d,).
+
+    Burda et al. (2015) call a dimension active when this exceeds 0.01. Unlike the KL, it ignores the
+    posterior's width, so a KL floor in the loss (free bits) cannot make a dimension look used by itself.
+    """
+    return model.encode(x)[0].var(dim=0).cpu()
+
+
 def mean_image_loss(train: torch.Tensor, test: torch.Tensor) -> float:
     """Reconstruction loss (nats per image) of a "decoder" that outputs the mean training image for every input.
 
