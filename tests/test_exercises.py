@@ -47,6 +47,10 @@ def test_numeric_checkers(key, objects, right, wrongs):
     ("02.3", {"beta0": 2.0, "vae": 1.2, "ae": 2.1}, "AE"),
     ("02.3", {"beta0": 4.95, "vae": 1.72, "ae": 8.29}, "AE"),          # closer as a factor, not in plain distance
     ("02.3", {"beta0": 1.3, "vae": 1.2, "ae": 2.1}, "VAE"),
+    ("03.1", {"model": vh.evidence.LinearGaussianModel(latent_dim=1, data_dim=1, noise_std=0.5, seed=3),
+              "x": torch.tensor([1.2], dtype=torch.float64)}, True),         # notebook 03's toy: 21 points suffice
+    ("03.1", {"model": vh.evidence.LinearGaussianModel(latent_dim=1, data_dim=1, noise_std=0.05, seed=3),
+              "x": torch.tensor([1.2], dtype=torch.float64)}, False),        # a sharp posterior falls between points
     ("04.4", {}, "kl"),
     ("05.2", {"active_16": 2, "active_8": 5}, "not more"),
 ])
