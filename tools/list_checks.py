@@ -6,7 +6,8 @@ Without --dataset it reads the stored outputs (the embedded dataset); with it, i
 that dataset first (nothing stored). A check is a code cell after a markdown cell whose last paragraph
 starts with "**Check"; it counts as shown failing on its counterfactual when its output holds a table printed by
 `vh.claims.claim` (vae_helpers/claims.py) that PASSED, i.e. the rule held on the subject and failed on every
-counterfactual. Ends with the line "checks whose counterfactual fails: N of M".
+counterfactual. Ends with the line "checks whose counterfactual fails: N of M"; exits with 1 unless N = M and
+no cell raised an error (CI runs it on every dataset).
 """
 from __future__ import annotations
 
@@ -65,12 +66,15 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     paths = [Path(p).with_suffix(".md") for p in args.notebooks] or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.md"))
     shown_total = total = 0
+    errors = []
     for source in paths:
         if args.dataset:
             nb = execute_notebooks.build(source, args.dataset)
             execute_notebooks.execute(nb, Path(tempfile.mkdtemp(prefix="checks_")), keep_going=True)
         else:
             nb = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
+        errors += [f"{source.stem} cell {i}" for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
+                   and any(out.get("output_type") == "error" for out in cell.get("outputs", []))]
         for index, claim, table, shown in checks_of(nb):
             total += 1
             shown_total += shown
@@ -79,7 +83,9 @@ def main(argv: list[str]) -> int:
                 print("    " + line)
     print(f"checks whose counterfactual fails: {shown_total} of {total}"
           + (f" (on {args.dataset})" if args.dataset else " (stored outputs, embedded dataset)"))
-    return 0
+    if errors:
+        print("cells that raised an error: " + ", ".join(errors))
+    return 0 if shown_total == total and not errors else 1    # CI fails unless every check is shown
 
 
 if __name__ == "__main__":
