@@ -143,13 +143,14 @@ def log_q(h: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tens
 
 
 def kl_to_posterior(log_likelihood: LogLikelihood, log_evidence: float | None, mu: torch.Tensor, logvar: torch.Tensor,
-                    points: int = 201, width: float = 6.0, reverse: bool = False) -> float:
+                    points: int = 201, width: float = 6.0, forward: bool = False) -> float:
     """KL(q(h|x) || p(h|x)) for a 2-D latent by quadrature on a grid of +-width sigmas around q, in nats.
 
     The exact posterior is log p(x|h) + log p(h) - log p(x). With `log_evidence=None` the posterior is
     normalised on this window itself, so the KL does not use `grid_log_evidence` and log p(x) = ELBO + KL
     is a real check of two separate computations (it fails where the posterior has mass outside the window).
-    `reverse=True` gives KL(p(h|x) || q) over the window; see `reverse_kl_on_grid` for the whole grid.
+    This is the reverse KL (q first), the one the ELBO's gap equals. `forward=True` gives the forward KL,
+    KL(p(h|x) || q), over the window; see `forward_kl_on_grid` for the whole grid.
     """
     mu, std = mu.reshape(-1).cpu(), torch.exp(0.5 * logvar.reshape(-1).cpu())
     axes = [torch.linspace(m - width * s, m + width * s, points) for m, s in zip(mu, std)]
@@ -160,13 +161,13 @@ def kl_to_posterior(log_likelihood: LogLikelihood, log_evidence: float | None, m
     if log_evidence is None:
         log_evidence = float(torch.logsumexp(log_joint, dim=0)) + math.log(cell)
     lp = log_joint - log_evidence
-    if reverse:  # weight by the posterior; only its mass inside the window counts
+    if forward:  # weight by the posterior; only its mass inside the window counts
         return float((lp.exp() * (lp - lq)).sum() * cell)
     return float((lq.exp() * (lq - lp)).sum() * cell)
 
 
-def reverse_kl_on_grid(log_posterior: torch.Tensor, axis: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> float:
-    """KL(p(h|x) || q(h|x)) in nats, by a sum over `grid_log_evidence`'s whole 2-D posterior grid."""
+def forward_kl_on_grid(log_posterior: torch.Tensor, axis: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> float:
+    """The forward KL(p(h|x) || q(h|x)) in nats, by a sum over `grid_log_evidence`'s whole 2-D posterior grid."""
     h = torch.cartesian_prod(axis, axis)
     lp = log_posterior.reshape(-1)
     cell = (axis[1] - axis[0]).item() ** 2
