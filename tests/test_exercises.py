@@ -83,7 +83,7 @@ def _ref_reparameterize(mu, logvar):
     (lambda mu, lv: 1 / 0, "raised ZeroDivisionError"),
 ])
 def test_reparameterize_diagnoses(fn, words, capsys):
-    ok = ex.check_function("04.1", fn)
+    ok = ex.check("04.1", fn)
     assert words in capsys.readouterr().out and ok == (words == "Correct")
 
 
@@ -101,7 +101,7 @@ def _kl(mu, lv):
     (lambda mu, lv: 0.5 * (mu.pow(2) + lv.pow(2) - 1 - lv.pow(2).log()).sum(1), "standard deviation"),
 ])
 def test_kl_diagnoses(fn, words, capsys):
-    ok = ex.check_function("04.2", fn)
+    ok = ex.check("04.2", fn)
     assert words in capsys.readouterr().out and ok == (words == "Correct")
 
 
@@ -121,12 +121,26 @@ def _neg_elbo(x, logits, mu, lv, recon_reduce=lambda r: r.reshape(len(r), -1).su
     (lambda x, lg, mu, lv: torch.ones(3), "one number"),
 ])
 def test_negative_elbo_diagnoses(fn, words, capsys):
-    ok = ex.check_function("04.3", fn)
+    ok = ex.check("04.3", fn)
     assert words in capsys.readouterr().out and ok == (words == "Correct")
 
 
 def test_unknown_keys_are_reported():
     with pytest.raises(KeyError, match="No exercise"):
         ex.check("99.9", 1)
-    with pytest.raises(KeyError, match="No function exercise"):
-        ex.check_function("99.9", lambda: None)
+    with pytest.raises(KeyError, match="No exercise"):
+        ex.check("99.9", lambda: None)
+
+
+def test_correct_wins_only_when_no_typical_wrong_answer_is_closer():
+    exercise = ex.Exercise(answer=lambda: 1.0, wrong=[(lambda: 1.015, "the wrong method")], rel=0.02)
+    assert ex.verdict(exercise, 1.0)[0] and ex.verdict(exercise, 1.006)[0]      # within tolerance, nearer the right one
+    ok, message = ex.verdict(exercise, 1.014)                                  # within tolerance of both, nearer the wrong
+    assert not ok and "the wrong method" in message
+
+
+def test_one_entry_point_for_numbers_and_functions(capsys):
+    assert ex.check("03.2", 50 ** 16) is True and ex.check("04.1", None) is False
+    assert "Not answered yet" in capsys.readouterr().out
+    with pytest.raises(KeyError, match="04.1"):                                 # the message lists both kinds
+        ex.check("99.9", 1.0)

@@ -64,15 +64,17 @@ def test_subset_is_stratified_and_keeps_the_test_set(mnist5k):
         mnist5k.subset(0)
 
 
-def test_check_answer_messages(capsys):
-    assert vh.check_answer(None, 3.0) is False
+def test_check_exercise_messages(capsys):
+    from vae_helpers.exercises import Exercise, check_exercise
+    three = Exercise(answer=lambda: 3.0, hint="Look again.", rel=0.01)
+    assert check_exercise(three, None) is False
     assert "Not answered yet" in capsys.readouterr().out
-    assert vh.check_answer(3.01, 3.0, rel=0.01) is True
+    assert check_exercise(three, 3.01) is True
     assert "Correct" in capsys.readouterr().out
-    assert vh.check_answer(4, 3.0, hint="Look again.") is False
+    assert check_exercise(three, 4) is False
     assert "Not quite. Look again." in capsys.readouterr().out
-    assert vh.check_answer("up", "up") is True
-    assert vh.check_answer("three", 3.0) is False
+    assert check_exercise(Exercise(answer=lambda: "up"), "up") is True
+    assert check_exercise(three, "three") is False
     assert "Expected a number" in capsys.readouterr().out
 
 

@@ -63,7 +63,9 @@ def test_start_point_is_each_models_own_code_and_ranges_cover_the_codes(trained,
     assert explorer.z == pytest.approx(codes[0], abs=1e-5)  # the sliders show the first model's code
     ae_codes = vh.embed(ae, mnist5k.test).numpy()
     for d, (lo, hi) in enumerate(explorer.limits):
-        assert lo <= min(ae_codes[:, d].min(), -3, 0) + 1e-6 and hi >= max(ae_codes[:, d].max(), 3, 0) - 1e-6
+        low, high = min(ae_codes[:, d].min(), -3, 0), max(ae_codes[:, d].max(), 3, 0)
+        pad = 0.05 * (ae_codes[:, d].max() - ae_codes[:, d].min()) + w.STEP    # code_box's 5% margin + one step
+        assert low - pad - 1e-6 <= lo <= low + 1e-6 and high - 1e-6 <= hi <= high + pad + 1e-6   # covers, and tightly
         assert abs(lo / w.STEP - round(lo / w.STEP)) < 1e-6  # ends on the slider grid: reset lands on 0
     decoded = explorer.decoded()
     assert np.allclose(decoded[1], vae.decode(torch.tensor(codes[1][None]))[0, 0].detach().numpy(), atol=1e-6)

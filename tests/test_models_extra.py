@@ -1,7 +1,6 @@
 """Conditional and Gaussian-decoder VAEs, the label regressor, free bits, dynamic binarisation, traversals."""
 import math
 
-import numpy as np
 import pytest
 import torch
 
@@ -22,13 +21,25 @@ def test_conditional_vae_needs_and_uses_labels(mnist5k):
     assert not torch.allclose(one, other)  # the label changes the image
     assert vh.build_model(model.config).n_classes == 10
     vh.set_seed(0)
-    history = vh.fit(model, mnist5k.subset(500), epochs=2, progress=False)
-    assert history.test_loss[-1] < 543
+    history = vh.fit(model, mnist5k.subset(500), epochs=4, batch_size=32, progress=False)
+    # 543 nats is a decoder that outputs 0.5 everywhere (784 ln 2), 207 the mean image; measured 216-225 over
+    # seeds 0-2, the first epoch 370-382: the threshold needs real learning, not just leaving the 0.5 start.
+    assert history.test_loss[-1] < 260 < history.test_loss[0]
 
 
 def test_fit_refuses_a_conditional_model_without_labels(mnist5k):
     with pytest.raises(ValueError, match="pass a Dataset"):
         vh.fit(vh.ConditionalVAE(2, hidden=(16,)), mnist5k.train[:50], epochs=1, progress=False)
+
+
+def test_retraining_resets_parameters_defined_on_the_model_itself(mnist5k, tmp_path):
+    model = vh.GaussianVAE(2, hidden=(16,))
+    with torch.no_grad():
+        model.log_std.fill_(-3.0)                            # as if trained
+        model.decoder[0].weight.zero_()
+    vh.checkpoints.reset_parameters(model)                   # what train_or_load(retrain=True) does first
+    assert torch.allclose(model.log_std, torch.full((784,), math.log(0.2)))
+    assert model.decoder[0].weight.abs().sum() > 0
 
 
 def test_gaussian_decoder_loss_is_a_density(mnist5k):

@@ -21,7 +21,6 @@ import argparse
 import copy
 import html
 import json
-import re
 import sys
 import time
 from pathlib import Path

@@ -19,7 +19,6 @@ needs no compiler and no index.
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
 import subprocess
 import sys

@@ -118,7 +118,11 @@ def load_cached(path: Path, module: torch.nn.Module) -> dict | None:
 
 
 def reset_parameters(model: torch.nn.Module) -> None:
-    """Re-draw every layer's initial weights from the current torch RNG state."""
+    """Re-draw the model's initial weights from the current torch RNG state: its own `reset_parameters` when it
+    has one (the series' models do, so parameters defined on the model itself are reset too), else every layer's."""
+    if hasattr(model, "reset_parameters"):
+        model.reset_parameters()
+        return
     for module in model.modules():
         if module is not model and hasattr(module, "reset_parameters"):
             module.reset_parameters()

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .checks import SIDE
+
 DEFAULT_DATASET = "mnist-5k"
 DATA_ENV_VAR = "VAE_HELPERS_DATA_DIR"
 
@@ -175,7 +177,7 @@ def _interleave(indices: np.ndarray, labels: np.ndarray, rng: np.random.Generato
 
 def _to_images(pixels: np.ndarray) -> torch.Tensor:
     """uint8 pixels (N, 784) -> float32 tensor in [0, 1], shape (N, 1, 28, 28)."""
-    return torch.from_numpy(pixels.reshape(-1, 1, 28, 28).astype(np.float32) / 255.0)
+    return torch.from_numpy(pixels.reshape(-1, 1, SIDE, SIDE).astype(np.float32) / 255.0)
 
 
 # --- the full datasets: find, verify, download ------------------------------------

@@ -5,6 +5,11 @@ matplotlib figure display as `<img alt="...">` HTML with a plain-text descriptio
 text is the figure's own description (set with `vh.alt(fig, "...")`) or, failing that, one composed
 from its titles, axis labels and legend. JupyterLab, Notebook 7, an nbconvert HTML export and the
 course website all read the alt attribute; screen readers and text-only renderers get the description.
+
+The contract for helpers that draw: a figure or an axes may carry its own description in the public
+attribute `vh_alt` (a string). `alt(fig, text)` sets it on a figure; a plotting helper sets it on the axes
+it draws (so a figure with several panels is described panel by panel); `describe_figure` reads them,
+the figure's first, and composes a description from titles, labels and legends only where none is set.
 """
 from __future__ import annotations
 
@@ -21,14 +26,14 @@ from .plotting import STYLE
 
 def alt(fig: Figure, text: str) -> Figure:
     """Give a figure its text alternative (what it shows, for readers who cannot see it); returns the figure."""
-    fig._vh_alt = text
+    fig.vh_alt = text
     return fig
 
 
 def _axes_description(ax) -> str:
     """One panel: its own description if a helper gave it one, else its title, axes and legend."""
-    if getattr(ax, "_vh_alt", None):
-        return ax._vh_alt
+    if getattr(ax, "vh_alt", None):
+        return ax.vh_alt
     bits = []
     if ax.get_title():
         bits.append(f'"{ax.get_title()}"')
@@ -46,13 +51,13 @@ def _axes_description(ax) -> str:
 
 def describe_figure(fig: Figure) -> str:
     """The figure's text alternative: its own (see `alt`), or one composed from titles, labels and legends."""
-    own = getattr(fig, "_vh_alt", None)
+    own = getattr(fig, "vh_alt", None)
     if own:
         return own
     title = fig._suptitle.get_text() if fig._suptitle is not None else ""
     panels = [ax for ax in fig.axes if ax.get_visible() and (ax.has_data() or ax.images)
               and ax.get_label() != "<colorbar>"]
-    if panels and all(ax.images and not ax.get_xlabel() and not ax.get_ylabel() and not getattr(ax, "_vh_alt", None)
+    if panels and all(ax.images and not ax.get_xlabel() and not ax.get_ylabel() and not getattr(ax, "vh_alt", None)
                       for ax in panels) and len(panels) > 2:
         names = [ax.get_title() for ax in panels if ax.get_title()]
         named = f", titled {', '.join(names[:12])}{', ...' if len(names) > 12 else ''}" if names else ""

@@ -10,7 +10,8 @@ from collections.abc import Callable
 
 import torch
 
-from .losses import kl_divergence, reconstruction_loss
+from .losses import kl_divergence
+from .models import IMAGE_SHAPE
 
 LogLikelihood = Callable[[torch.Tensor], torch.Tensor]  # h (K, d) -> log p(x|h) (K,)
 LOG_2PI = math.log(2 * math.pi)
@@ -29,7 +30,7 @@ def log_mean_exp(values: torch.Tensor) -> torch.Tensor:
 
 def decoder_log_likelihood(model: torch.nn.Module, x: torch.Tensor, chunk: int = 8192) -> LogLikelihood:
     """A function h (K, d) -> log p(x|h) (K,) for one image x under the model's Bernoulli decoder."""
-    x = x.reshape(1, 1, 28, 28).to(model.device)
+    x = x.reshape(1, *IMAGE_SHAPE).to(model.device)
 
     def with_grad(h: torch.Tensor) -> torch.Tensor:
         parts = [-model.nll(model.decode_logits(block.to(model.device)), x.expand(len(block), -1, -1, -1))

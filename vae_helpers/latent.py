@@ -6,8 +6,9 @@ import numpy as np
 import torch
 from torch.distributions import Normal
 
-from .models import VAE
-from .plotting import embed, style
+from .checks import SIDE
+from .models import IMAGE_SHAPE, VAE, embed
+from .plotting import style
 
 PRIOR_RANGE = 3.0  # +-3 standard deviations hold 99.7% of the VAE prior's mass per dimension
 
@@ -48,7 +49,7 @@ def interpolate(model: torch.nn.Module, x_a: torch.Tensor, x_b: torch.Tensor, st
     """
     if steps < 2:
         raise ValueError(f"steps must be >= 2 (both ends included), got {steps}.")
-    z_a, z_b = embed(model, torch.stack([x_a.reshape(1, 28, 28), x_b.reshape(1, 28, 28)]))
+    z_a, z_b = embed(model, torch.stack([x_a.reshape(IMAGE_SHAPE), x_b.reshape(IMAGE_SHAPE)]))
     t = torch.linspace(0, 1, steps).unsqueeze(1)             # (steps, 1)
     z = (1 - t) * z_a + t * z_b                              # (steps, latent_dim)
     images = model.decode(z.to(model.device)).cpu()
@@ -74,7 +75,7 @@ def manifold_grid(model: torch.nn.Module, n: int = 15, x: torch.Tensor | None = 
     axes = manifold_axes(model, n, x)
     zx, zy = np.meshgrid(axes[0], axes[1][::-1])            # top row = largest z[1]
     z = torch.tensor(np.stack([zx.ravel(), zy.ravel()], axis=1), dtype=torch.float32)
-    images = model.decode(z.to(model.device)).cpu().numpy().reshape(n, n, 28, 28)
+    images = model.decode(z.to(model.device)).cpu().numpy().reshape(n, n, SIDE, SIDE)
     return images, axes
 
 
@@ -82,12 +83,12 @@ def plot_manifold(model: torch.nn.Module, n: int = 15, x: torch.Tensor | None = 
                   ax: plt.Axes | None = None, title: str | None = None) -> plt.Axes:
     """What the decoder draws across a 2-D latent: one decoded image per grid point, z values on the axes."""
     images, axes = manifold_grid(model, n, x)
-    mosaic = images.transpose(0, 2, 1, 3).reshape(n * 28, n * 28)
+    mosaic = images.transpose(0, 2, 1, 3).reshape(n * SIDE, n * SIDE)
     with style():
         if ax is None:
             _, ax = plt.subplots(figsize=(7, 7))
         ax.imshow(mosaic, cmap="gray", vmin=0, vmax=1)
-        ticks = np.arange(n) * 28 + 14
+        ticks = np.arange(n) * SIDE + SIDE // 2
         every = max(1, n // 7)
         ax.set_xticks(ticks[::every], [f"{v:.1f}" for v in axes[0][::every]])
         ax.set_yticks(ticks[::every], [f"{v:.1f}" for v in axes[1][::-1][::every]])
@@ -95,7 +96,7 @@ def plot_manifold(model: torch.nn.Module, n: int = 15, x: torch.Tensor | None = 
         ax.set_ylabel("z[1]")
         spacing = "standard-normal quantiles" if isinstance(model, VAE) else "even steps over the codes' box"
         ax.set_title(title or f"{type(model).__name__} decoder over a {n}x{n} grid ({spacing})")
-    ax._vh_alt = (f'"{ax.get_title()}": a mosaic of {n * n} decoded images, one per grid point, z[0] from '
+    ax.vh_alt = (f'"{ax.get_title()}": a mosaic of {n * n} decoded images, one per grid point, z[0] from '
                   f"{axes[0][0]:.1f} (left) to {axes[0][-1]:.1f} (right), z[1] from {axes[1][0]:.1f} (bottom) to "
                   f"{axes[1][-1]:.1f} (top).")
     return ax
@@ -120,16 +121,16 @@ def plot_traversal(model: torch.nn.Module, z0: torch.Tensor, dims, values, title
     """A traversal grid: row d shows z0 with dimension d swept over `values` (the rest held fixed)."""
     grid = traversal(model, z0, dims, values, y)                     # (rows, cols, 1, 28, 28)
     rows, cols = grid.shape[:2]
-    mosaic = grid.reshape(rows, cols, 28, 28).permute(0, 2, 1, 3).reshape(rows * 28, cols * 28).numpy()
+    mosaic = grid.reshape(rows, cols, SIDE, SIDE).permute(0, 2, 1, 3).reshape(rows * SIDE, cols * SIDE).numpy()
     with style():
         if ax is None:
             _, ax = plt.subplots(figsize=(0.75 * cols + 1.2, 0.75 * rows + 0.8))
         ax.imshow(mosaic, cmap="gray", vmin=0, vmax=1)
-        ax.set_xticks(np.arange(cols) * 28 + 14, [f"{v:.1f}" for v in values], fontsize=10)
-        ax.set_yticks(np.arange(rows) * 28 + 14, [f"z[{d}]" for d in dims], fontsize=10)
+        ax.set_xticks(np.arange(cols) * SIDE + SIDE // 2, [f"{v:.1f}" for v in values], fontsize=10)
+        ax.set_yticks(np.arange(rows) * SIDE + SIDE // 2, [f"z[{d}]" for d in dims], fontsize=10)
         ax.set_xlabel("value given to the dimension of the row")
         ax.set_title(title or f"{type(model).__name__}: one latent dimension at a time")
-    ax._vh_alt = (f'"{ax.get_title()}": a grid of decoded images; each of the {rows} rows sets one latent '
+    ax.vh_alt = (f'"{ax.get_title()}": a grid of decoded images; each of the {rows} rows sets one latent '
                   f"dimension to {cols} values from {values[0]:.1f} (left) to {values[-1]:.1f} (right), the other "
                   "dimensions held at the starting code.")
     return ax

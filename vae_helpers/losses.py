@@ -23,7 +23,7 @@ def reconstruction_loss(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return bce.reshape(len(x), -1).sum(dim=1)
 
 
-def kl_per_dimension(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+def kl_elementwise(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """Closed-form KL(N(mu_j, exp(logvar_j)) || N(0, 1)) of each latent dimension, in nats, shape (B, d)."""
     # Kingma & Welling (2013), Appendix B, gives -KL = 1/2 sum(1 + log s^2 - mu^2 - s^2);
     # we return +KL (>= 0), the term that is *added* to the loss.
@@ -32,7 +32,7 @@ def kl_per_dimension(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
 def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """Closed-form KL(N(mu, exp(logvar)) || N(0, I)) per example, in nats, shape (B,)."""
-    return kl_per_dimension(mu, logvar).sum(dim=1)
+    return kl_elementwise(mu, logvar).sum(dim=1)
 
 
 def negative_elbo(logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
@@ -47,7 +47,7 @@ def negative_elbo(logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logva
     kl = kl_divergence(mu, logvar).mean()
     charged = kl
     if free_bits > 0:
-        charged = kl_per_dimension(mu, logvar).mean(dim=0).clamp(min=free_bits).sum()   # batch-mean KL per dim
+        charged = kl_elementwise(mu, logvar).mean(dim=0).clamp(min=free_bits).sum()   # batch-mean KL per dim
     return LossParts(recon + beta * charged, recon, kl)
 
 

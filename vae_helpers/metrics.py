@@ -5,7 +5,7 @@ import math
 
 import torch
 
-from .losses import kl_per_dimension as kl_per_dim, reconstruction_loss
+from .losses import kl_elementwise, reconstruction_loss
 
 
 def nearest_distance(images: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
@@ -38,7 +38,7 @@ def gaussian_kl_to_prior(z: torch.Tensor) -> float:
 def kl_per_dimension(model: torch.nn.Module, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
     """Mean KL(q(z_j|x) || N(0, 1)) of each latent dimension over images `x`, in nats: (latent_dim,)."""
     mu, logvar = model.encode(x) if labels is None else model.encode(x, labels)
-    return kl_per_dim(mu, logvar).mean(dim=0).cpu()
+    return kl_elementwise(mu, logvar).mean(dim=0).cpu()
 
 
 ACTIVE_KL = 0.1  # nats per image: a dimension carrying less information than this about an image is unused

@@ -9,11 +9,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checks import as_images
+from .checks import N_PIXELS, SIDE, as_images
 from .losses import reconstruction_loss
 
-IMAGE_SHAPE = (1, 28, 28)
-N_PIXELS = 28 * 28
+IMAGE_SHAPE = (1, SIDE, SIDE)  # one grey channel
 
 
 def mlp(sizes: Sequence[int]) -> nn.Sequential:
@@ -30,6 +29,26 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """Draw z = mu + sigma * eps with eps ~ N(0, I): a sample that gradients flow through."""
     eps = torch.randn_like(mu)
     return mu + torch.exp(0.5 * logvar) * eps
+
+
+@torch.no_grad()
+def reconstruct(model: torch.nn.Module, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    """Deterministic reconstruction in [0, 1]: decode the code z (AE) or the mean mu (VAE)."""
+    model.eval()
+    x = as_images(x, "images to encode").to(model.device)
+    y = labels.to(model.device) if labels is not None else None
+    return model.decode(model.embed(x, y), y).cpu()
+
+
+@torch.no_grad()
+def embed(model: torch.nn.Module, x: torch.Tensor, labels: torch.Tensor | None = None,
+          batch_size: int = 2000) -> torch.Tensor:
+    """One latent point per image (AE code, VAE mean): (N, 1, 28, 28) -> (N, latent_dim), on CPU."""
+    model.eval()
+    x = as_images(x, "images to encode")
+    return torch.cat([model.embed(x[i:i + batch_size].to(model.device),
+                                  labels[i:i + batch_size].to(model.device) if labels is not None else None).cpu()
+                      for i in range(0, len(x), batch_size)])
 
 
 class _EncoderDecoder(nn.Module):
@@ -50,6 +69,12 @@ class _EncoderDecoder(nn.Module):
         self.n_classes = int(n_classes)
         self.encoder = mlp([N_PIXELS + self.n_classes, *self.hidden, self.code_factor * self.latent_dim])
         self.decoder = mlp([self.latent_dim + self.n_classes, *reversed(self.hidden), N_PIXELS])
+
+    def reset_parameters(self) -> None:
+        """Re-draw every layer's initial weights from the current torch RNG state (and reset own parameters)."""
+        for module in self.modules():
+            if module is not self and hasattr(module, "reset_parameters"):
+                module.reset_parameters()
 
     @property
     def config(self) -> dict:
@@ -161,6 +186,12 @@ class GaussianVAE(VAE):
     def __init__(self, latent_dim: int = 2, hidden: Sequence[int] = (400,)):
         super().__init__(latent_dim, hidden)
         self.log_std = nn.Parameter(torch.full((N_PIXELS,), math.log(0.2)))   # one learned scale per pixel
+
+    def reset_parameters(self) -> None:
+        """Re-draw the layers' weights and set the learned pixel scale back to 0.2."""
+        super().reset_parameters()
+        with torch.no_grad():
+            self.log_std.fill_(math.log(0.2))
 
     def pixel_std(self) -> torch.Tensor:
         """The decoder's standard deviation per pixel, (784,), at least MIN_STD."""

@@ -8,7 +8,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from .checks import as_images
+from .checks import SIDE
+from .models import embed, reconstruct
 
 # Okabe & Ito's colour-blind-safe palette, extended to ten classes (the latent explorer uses it too);
 # class names are also written at each cluster's centre, so colour is never the only cue.
@@ -36,7 +37,7 @@ def style():
 def _as_images(images) -> np.ndarray:
     """Tensor or array of (N, 1, 28, 28), (N, 28, 28) or (N, 784) -> numpy (N, 28, 28)."""
     arr = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
-    return arr.reshape(len(arr), 28, 28)
+    return arr.reshape(len(arr), SIDE, SIDE)
 
 
 def show_images(images, *, ncols: int = 10, titles: Sequence[str] | None = None,
@@ -57,17 +58,8 @@ def show_images(images, *, ncols: int = 10, titles: Sequence[str] | None = None,
             fig.suptitle(title)
         fig.tight_layout()
     named = f", titled {', '.join(titles[:12])}{', ...' if len(titles) > 12 else ''}" if titles is not None else ""
-    fig._vh_alt = f"Figure: {title + ': ' if title else ''}a grid of {len(imgs)} grey images{named}."
+    fig.vh_alt = f"Figure: {title + ': ' if title else ''}a grid of {len(imgs)} grey images{named}."
     return fig
-
-
-@torch.no_grad()
-def reconstruct(model: torch.nn.Module, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-    """Deterministic reconstruction in [0, 1]: decode the code z (AE) or the mean mu (VAE)."""
-    model.eval()
-    x = as_images(x, "images to encode").to(model.device)
-    y = labels.to(model.device) if labels is not None else None
-    return model.decode(model.embed(x, y), y).cpu()
 
 
 def plot_reconstructions(model: torch.nn.Module, x: torch.Tensor, *, n: int = 10,
@@ -84,20 +76,9 @@ def plot_reconstructions(model: torch.nn.Module, x: torch.Tensor, *, n: int = 10
             axes[row, 0].set_ylabel(label, fontsize=11)
         fig.suptitle(title or f"{type(model).__name__}: test inputs and their reconstructions")
         fig.tight_layout()
-    fig._vh_alt = (f"Figure: {fig._suptitle.get_text()}. Top row: {len(x)} input images; bottom row: what the "
+    fig.vh_alt = (f"Figure: {fig._suptitle.get_text()}. Top row: {len(x)} input images; bottom row: what the "
                    f"{type(model).__name__} reconstructs from each, directly below it.")
     return fig
-
-
-@torch.no_grad()
-def embed(model: torch.nn.Module, x: torch.Tensor, labels: torch.Tensor | None = None,
-          batch_size: int = 2000) -> torch.Tensor:
-    """One latent point per image (AE code, VAE mean): (N, 1, 28, 28) -> (N, latent_dim), on CPU."""
-    model.eval()
-    x = as_images(x, "images to encode")
-    return torch.cat([model.embed(x[i:i + batch_size].to(model.device),
-                                  labels[i:i + batch_size].to(model.device) if labels is not None else None).cpu()
-                      for i in range(0, len(x), batch_size)])
 
 
 def plot_latent(model: torch.nn.Module, x: torch.Tensor, labels: torch.Tensor, *,
@@ -124,7 +105,7 @@ def plot_latent(model: torch.nn.Module, x: torch.Tensor, labels: torch.Tensor, *
         ax.set_xlabel(f"z[{dims[0]}]")
         ax.set_ylabel(ylabel)
         ax.set_title(title or f"{type(model).__name__} latent space ({len(z)} images)")
-    ax._vh_alt = (f'"{ax.get_title()}": a scatter plot of the {len(z)} images\' latent points, {ylabel} against '
+    ax.vh_alt = (f'"{ax.get_title()}": a scatter plot of the {len(z)} images\' latent points, {ylabel} against '
                   f"z[{dims[0]}], coloured by class with each class name written at the centre of its points "
                   f"(classes: {', '.join(classes)}).")
     return ax
@@ -157,7 +138,7 @@ def plot_history(*histories, names: Sequence[str] | None = None, ax: plt.Axes | 
         ax.set_ylabel("loss (nats per image)")
         ax.set_title(title)
         ax.legend()
-    ax._vh_alt = (f'"{title}": loss in nats per image against epoch, training (solid) and test (dashed) curves for '
+    ax.vh_alt = (f'"{title}": loss in nats per image against epoch, training (solid) and test (dashed) curves for '
                   f"{', '.join(names)}; final test losses "
                   + ", ".join(f"{n} {h.test_loss[-1]:.1f}" for n, h in zip(names, histories) if h.test_loss) + ".")
     return ax
@@ -185,7 +166,7 @@ def plot_codes_on_a_line(codes, images, *, ax: plt.Axes | None = None, zoom: flo
         ax.set_yticks([])
         ax.set_xlabel("z (the 1-D latent code)")
         ax.set_title(title)
-    ax._vh_alt = (f'"{title}": a horizontal line of 1-D latent codes, {len(codes)} points from {codes.min():.1f} to '
+    ax.vh_alt = (f'"{title}": a horizontal line of 1-D latent codes, {len(codes)} points from {codes.min():.1f} to '
                   f"{codes.max():.1f}, each with the image it encodes drawn above it.")
     return ax
 
@@ -203,7 +184,7 @@ def draw_gaussians(ax: plt.Axes, mu, std, colors, n_std: float = 2.0) -> None:
 @torch.no_grad()
 def plot_encode_decode(ae: torch.nn.Module, vae: torch.nn.Module, x: torch.Tensor, seed: int = 0) -> plt.Figure:
     """The two processes on one real image: x -> point z -> x_hat (AE); x -> (mu, sigma) -> sampled z -> x_hat (VAE)."""
-    x = x.reshape(1, 1, 28, 28).to(ae.device)
+    x = x.reshape(1, 1, SIDE, SIDE).to(ae.device)
     z_ae = ae.encode(x)[0].cpu().numpy()
     mu, logvar = (t[0].cpu().numpy() for t in vae.encode(x))
     std = np.exp(0.5 * logvar)
@@ -247,7 +228,7 @@ def plot_encode_decode(ae: torch.nn.Module, vae: torch.nn.Module, x: torch.Tenso
             fig.text(0.01, bottom + 0.41, "Autoencoder: one point per image" if name == "AE"
                      else "Variational autoencoder: a distribution per image, then a sample",
                      fontsize=14, weight="bold")
-    fig._vh_alt = ("Figure: the two encode-decode processes on one test image. Top row, autoencoder: the input "
+    fig.vh_alt = ("Figure: the two encode-decode processes on one test image. Top row, autoencoder: the input "
                    f"image, its code as a single point z = ({z_ae[0]:.1f}, {z_ae[1]:.1f}), and the decoded output. "
                    "Bottom row, variational autoencoder: the input, its Gaussian (an ellipse of mean plus or minus two "
                    f"standard deviations around mu = ({mu[0]:.1f}, {mu[1]:.1f})) with one sampled z, and the output "

@@ -27,12 +27,13 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image as PILImage
 
+from .checks import SIDE
 from .latent import code_box
 from .metrics import active_units
-from .models import VAE
+from .models import VAE, embed
 from .payload import mlp_payload, payload_bytes
 from .display import palette_png
-from .plotting import PALETTE, embed, label_clusters
+from .plotting import PALETTE, label_clusters
 
 STEP = 0.05          # slider step in latent units
 N_TEST = 200         # test images shipped with an explorer for "another test digit" (balanced in mnist-5k)
@@ -65,12 +66,12 @@ def _kind(model) -> str:
 
 def sprite_png(images: torch.Tensor, per_row: int = 20) -> bytes:
     """Grey images (N, 1, 28, 28) in [0, 1] tiled row-major into one lossless PNG (the browser cuts it up)."""
-    pixels = np.rint(images.reshape(len(images), 28, 28).cpu().numpy() * 255).astype(np.uint8)
+    pixels = np.rint(images.reshape(len(images), SIDE, SIDE).cpu().numpy() * 255).astype(np.uint8)
     rows = -(-len(pixels) // per_row)
-    sheet = np.zeros((rows * 28, per_row * 28), dtype=np.uint8)
+    sheet = np.zeros((rows * SIDE, per_row * SIDE), dtype=np.uint8)
     for k, image in enumerate(pixels):
         r, c = divmod(k, per_row)
-        sheet[r * 28:(r + 1) * 28, c * 28:(c + 1) * 28] = image
+        sheet[r * SIDE:(r + 1) * SIDE, c * SIDE:(c + 1) * SIDE] = image
     buffer = io.BytesIO()
     PILImage.fromarray(sheet).save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()
@@ -168,7 +169,7 @@ class LatentExplorer(anywidget.AnyWidget):
     @property
     def drawing(self) -> np.ndarray | None:
         """The last drawing from the pad, preprocessed like MNIST, as (28, 28) in [0, 1]; None if none."""
-        return np.asarray(self.drawing_pixels, dtype=np.float32).reshape(28, 28) if self.drawing_pixels else None
+        return np.asarray(self.drawing_pixels, dtype=np.float32).reshape(SIDE, SIDE) if self.drawing_pixels else None
 
     def set_z(self, z: Sequence[float]) -> None:
         """Move the sliders (clipped to their range): every model decodes this z."""

@@ -134,9 +134,14 @@ def test_browser_buttons_do_what_they_say(open_explorer, files, models, data):
         assert all(np.abs(np.subtract(z, s)).max() > 1e-6 for s in seen), "sample from prior repeated a point"
         seen.append(z)
         for d, (lo, hi) in enumerate(payload["limits"]):
-            assert vb.slider_value(page, d) == pytest.approx(min(hi, max(lo, z[d])), abs=payload["step"] / 2 + 1e-9)
+            assert lo <= z[d] <= hi, "the sampled z is clipped to the sliders' range, as Python's set_z does"
+            assert vb.slider_value(page, d) == pytest.approx(z[d], abs=payload["step"] / 2 + 1e-9)
         vb.check_canvases(page, payload, [z, z], "sample from prior")
         vb.check_markers(page, payload, [z, z], "sample from prior")
+
+    page.evaluate("window.vhExplorers[0].setZ([100, -100])")     # far outside: the way sampling can land
+    (lo0, hi0), (lo1, hi1) = payload["limits"]
+    assert vb.state(page)["z"] == pytest.approx([hi0, lo1]), "a z outside the range is clipped, as in set_z"
 
     noun = data.noun
     shown = set()

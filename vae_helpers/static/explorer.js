@@ -345,7 +345,10 @@
         setPerModel(codes, `test ${P.noun} #${k} (${name}): each model at its own code${origin ? " (" + origin + ")" : ""}`);
       });
     }
-    function setAll(z, note) { state.z = z.slice(); state.perModel = null; state.note = note; syncSliders(); refresh(); }
+    function setAll(z, note) {  // clipped to the sliders' range, as Python's set_z does
+      state.z = z.map((v, d) => Math.min(Math.max(v, P.limits[d][0]), P.limits[d][1]));
+      state.perModel = null; state.note = note; syncSliders(); refresh();
+    }
     function setPerModel(codes, note) { state.perModel = codes; state.z = codes[0].slice(); state.note = note; syncSliders(); refresh(); }
     function syncSliders() { sliders.forEach((s, d) => { s.input.value = state.z[d]; }); }
     function zOf(i) { return state.perModel ? state.perModel[i] : state.z; }
