@@ -5,7 +5,7 @@
 // A plain script: it defines window.vhExplorer once, whatever the number of explorers on a page.
 (function () {
   "use strict";
-  const VERSION = 4;  // bump on every change: a page keeps the first explorer.js it ran
+  const VERSION = 5;  // bump on every change: a page keeps the first explorer.js it ran
   if (window.vhExplorer && window.vhExplorer.version === VERSION) return;
 
   const MINUS = "\u2212";
