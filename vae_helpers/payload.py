@@ -8,10 +8,18 @@ in the tests). `mlp_numpy` evaluates the same quantised network in NumPy: it mir
 from __future__ import annotations
 
 import base64
+import re
 
 import numpy as np
 import torch
 from torch import nn
+
+from .models import IMAGE_SHAPE, N_PIXELS, VAE
+
+# The contract between this module and vae_helpers/static/explorer.js. explorer.js declares `const SCHEMA = N`
+# and refuses a payload of another version; `check_explorer_js` (run by the tests) fails when the two numbers
+# differ or when the script stops reading a field of `model_layout`. Change both sides together.
+SCHEMA_VERSION = 1
 
 
 def b64(array: np.ndarray) -> str:
@@ -82,6 +90,27 @@ def mlp_numpy(layers: list[dict], x: np.ndarray) -> np.ndarray:
 def decode_numpy(layers: list[dict], z: np.ndarray) -> np.ndarray:
     """Pixel probabilities from a quantised decoder, as the browser computes them: (B, d) -> (B, 784)."""
     return 1.0 / (1.0 + np.exp(-np.clip(mlp_numpy(layers, z), -80, 80)))
+
+
+def model_layout(model: nn.Module) -> dict:
+    """How the browser reads one model's networks: image shape, output transform, code layout, label slots."""
+    n_classes = int(getattr(model, "n_classes", 0))
+    return {"image_shape": list(IMAGE_SHAPE),              # the decoder outputs prod(image_shape) values
+            "output": "sigmoid",                           # decoder output -> pixel values (every decoder here)
+            "code": "mean_logvar" if isinstance(model, VAE) else "point",   # encoder output: [mu, log s^2] or z
+            "n_classes": n_classes,                        # > 0: a one-hot label follows the input of both nets
+            "label_at_encoder": N_PIXELS, "label_at_decoder": int(model.latent_dim)}
+
+
+def check_explorer_js(text: str) -> None:
+    """Raise ValueError when explorer.js (its source `text`) does not match this module's schema."""
+    found = re.search(r"const SCHEMA = (\d+);", text)
+    if not found or int(found.group(1)) != SCHEMA_VERSION:
+        raise ValueError(f"explorer.js reads payload schema {found.group(1) if found else 'none'}, payload.py writes "
+                         f"{SCHEMA_VERSION}: change both together.")
+    unread = [key for key in model_layout(VAE(1, hidden=(1,))) if f"layout.{key}" not in text]
+    if unread:
+        raise ValueError(f"explorer.js never reads layout field(s) {', '.join(unread)} that payload.py sends.")
 
 
 def payload_bytes(layers: list[dict]) -> int:

@@ -31,7 +31,7 @@ from .checks import SIDE
 from .latent import code_box
 from .metrics import active_units
 from .models import VAE, embed
-from .payload import mlp_payload, payload_bytes
+from .payload import SCHEMA_VERSION, mlp_payload, model_layout, payload_bytes
 from .display import palette_png
 from .plotting import PALETTE, label_clusters
 
@@ -214,12 +214,12 @@ class LatentExplorer(anywidget.AnyWidget):
         d = self.latent_dim
         models = []
         for i, m in enumerate(self.models):
-            entry = {"name": self.names[i], "kind": _kind(m), "decoder": mlp_payload(m.decoder),
+            entry = {"name": self.names[i], "kind": _kind(m), "layout": model_layout(m), "decoder": mlp_payload(m.decoder),
                      "encoder": mlp_payload(m.encoder) if self.draw else None, "inactive": self.inactive[i]}
             if self.test_images is not None:
                 entry["test_codes"] = _b64_f32(self._embed(m, slice(0, N_TEST)))
             models.append(entry)
-        payload = {"key": self.key, "latent_dim": d, "step": self.step, "limits": self.limits.tolist(),
+        payload = {"schema": SCHEMA_VERSION, "key": self.key, "latent_dim": d, "step": self.step, "limits": self.limits.tolist(),
                    "z0": list(self.point), "model_z0": [list(map(float, p)) for p in self.model_z],
                    "models": models, "show_one": self.show_one, "noun": self._noun(),
                    "classes": list(self.data.classes) if self.data is not None else [], "maps": None,

@@ -5,7 +5,8 @@
 // A plain script: it defines window.vhExplorer once, whatever the number of explorers on a page.
 (function () {
   "use strict";
-  const VERSION = 5;  // bump on every change: a page keeps the first explorer.js it ran
+  const VERSION = 6;  // bump on every change: a page keeps the first explorer.js it ran
+  const SCHEMA = 1;   // the payload contract of vae_helpers/payload.py (SCHEMA_VERSION); tests keep them equal
   if (window.vhExplorer && window.vhExplorer.version === VERSION) return;
 
   const MINUS = "\u2212";
@@ -54,18 +55,29 @@
   function decode(model, z, label) {
     const input = new Float32Array(model.decoderIn);
     input.set(z);
-    if (model.nClasses) input[z.length + label] = 1;
+    if (model.nClasses) input[model.labelAtDecoder + label] = 1;
     const logits = mlp(model.decoder, input);
     const p = new Float32Array(logits.length);
-    for (let i = 0; i < logits.length; i++) p[i] = 1 / (1 + Math.exp(-logits[i]));
-    return p;  // pixel probabilities, 784 = 28 x 28
+    for (let i = 0; i < logits.length; i++) p[i] = 1 / (1 + Math.exp(-logits[i]));  // layout.output: "sigmoid"
+    return p;  // pixel values, one per pixel of layout.image_shape
   }
 
   function encode(model, pixels, label) {
     const input = new Float32Array(model.encoderIn);
     input.set(pixels);
-    if (model.nClasses) input[784 + label] = 1;
-    return Array.from(mlp(model.encoder, input).slice(0, model.dim));  // AE: z; VAE: the mean mu
+    if (model.nClasses) input[model.labelAtEncoder + label] = 1;
+    return Array.from(mlp(model.encoder, input).slice(0, model.dim));  // layout.code: z (point) or mu (mean_logvar)
+  }
+
+  function readLayout(m, dim) {  // the payload's contract (vae_helpers/payload.py model_layout), checked
+    const layout = m.layout;
+    if (!layout) throw new Error(`model ${m.name} has no layout: a payload older than schema ${SCHEMA}`);
+    if (layout.output !== "sigmoid") throw new Error(`unknown decoder output ${layout.output}`);
+    if (layout.code !== "point" && layout.code !== "mean_logvar") throw new Error(`unknown code layout ${layout.code}`);
+    const pixels = layout.image_shape.reduce((a, b) => a * b, 1);
+    if (m.decoder[m.decoder.length - 1].out !== pixels) throw new Error(`decoder of ${m.name} does not output ${pixels} pixels`);
+    return { nClasses: layout.n_classes, labelAtEncoder: layout.label_at_encoder, labelAtDecoder: layout.label_at_decoder,
+             pixels: pixels, dim: dim };
   }
 
   function gaussian() {  // Box-Muller
@@ -89,7 +101,7 @@
   // ---- drawing ------------------------------------------------------------------------------
   function paintDigit(canvas, pixels) {  // 784 values in [0, 1] -> a grey 28 x 28 canvas (CSS scales it)
     const ctx = canvas.getContext("2d"), img = ctx.createImageData(28, 28);
-    for (let i = 0; i < 784; i++) {
+    for (let i = 0; i < pixels.length; i++) {
       const v = Math.round(255 * Math.min(1, Math.max(0, pixels[i])));
       img.data[4 * i] = img.data[4 * i + 1] = img.data[4 * i + 2] = v;
       img.data[4 * i + 3] = 255;
@@ -210,9 +222,10 @@
 
   // ---- the explorer ---------------------------------------------------------------------------
   function mount(root, P, bridge) {
+    if (P.schema !== SCHEMA) throw new Error(`payload schema ${P.schema}, this explorer.js reads schema ${SCHEMA}`);
     const dim = P.latent_dim, step = P.step;
     const models = P.models.map((m) => ({
-      name: m.name, kind: m.kind, dim: dim, nClasses: m.decoder[0].in - dim,   // > 0: a conditional model
+      name: m.name, kind: m.kind, ...readLayout(m, dim),                       // nClasses > 0: a conditional model
       decoder: m.decoder.map(layer), decoderIn: m.decoder[0].in,
       encoder: m.encoder ? m.encoder.map(layer) : null, encoderIn: m.encoder ? m.encoder[0].in : 0,
       testCodes: m.test_codes ? f32(m.test_codes) : null, inactive: m.inactive || [],
