@@ -144,3 +144,16 @@ def test_one_entry_point_for_numbers_and_functions(capsys):
     assert "Not answered yet" in capsys.readouterr().out
     with pytest.raises(KeyError, match="04.1"):                                 # the message lists both kinds
         ex.check("99.9", 1.0)
+
+
+def test_every_exercise_in_a_notebook_has_a_checker_and_a_unit_test():
+    import re
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    used = {key for nb in (root / "notebooks").glob("[0-9][0-9]_*.md")
+            for key in re.findall(r'exercises\.check\("(\d\d\.\d)"', nb.read_text())}
+    assert len(used) >= 10
+    tests = (root / "tests" / "test_exercises.py").read_text()
+    for key in sorted(used):
+        assert key in ex.EXERCISES or key in ex.FUNCTION_EXERCISES, f"{key} has no checker"
+        assert f'"{key}"' in tests, f"{key} has no unit test"

@@ -171,3 +171,12 @@ def test_plot_manifold_axes(trained, mnist5k):
     assert ax.get_xlabel() == "z[0]" and "quantiles" in ax.get_title()
     assert ax.images[0].get_array().shape == (9 * 28, 9 * 28)
     plt.close("all")
+
+
+def test_each_map_covers_the_slider_range(trained, mnist5k):
+    """The cross marking z must stay on every model's map wherever the sliders go (the AE's codes span less
+    than the VAE's +-3 in some direction, so its map alone would not)."""
+    explorer = vh.latent_explorer(*trained, data=mnist5k)
+    for entry in explorer.payload()["maps"]:
+        limits = np.array(entry["limits"])
+        assert np.all(limits[:, 0] <= explorer.limits[:, 0] + 1e-9) and np.all(limits[:, 1] >= explorer.limits[:, 1] - 1e-9)

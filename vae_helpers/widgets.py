@@ -231,7 +231,7 @@ class LatentExplorer(anywidget.AnyWidget):
                            test_labels=_b64_u8(self.data.test_labels[:N_TEST]))
             if d == 2:
                 payload["labels"] = _b64_u8(self.data.test_labels[:N_MAP])
-                payload["maps"] = [{"codes": _b64_f32(c), "limits": _map_limits(m, c).tolist()}
+                payload["maps"] = [{"codes": _b64_f32(c), "limits": _map_limits(m, c, self.limits).tolist()}
                                    for m, c in zip(self.models, self.codes)]
         return payload
 
@@ -274,7 +274,7 @@ class LatentExplorer(anywidget.AnyWidget):
             if rows == 2:
                 ax = fig.add_subplot(rows, n, n + i + 1)
                 _draw_map(ax, self.codes[i].numpy(), self.data.test_labels[:N_MAP].numpy(), self.data.classes,
-                          _map_limits(self.models[i], self.codes[i]), z)
+                          _map_limits(self.models[i], self.codes[i], self.limits), z)
                 ax.set_title(f"{name}: {'means' if _kind(self.models[i]) == 'VAE' else 'codes'} of test images",
                              fontsize=11)
         where = self._start_note() or "z = (" + ", ".join(fmt(v) for v in self.z[:4]) + \
@@ -308,10 +308,12 @@ def _b64_u8(values: torch.Tensor) -> str:
     return base64.b64encode(values.cpu().numpy().astype(np.uint8).tobytes()).decode("ascii")
 
 
-def _map_limits(model, codes: torch.Tensor) -> np.ndarray:
-    """A 2-D map's own axes: the codes' box with a margin (for a VAE, at least the prior's +-3)."""
+def _map_limits(model, codes: torch.Tensor, sliders: np.ndarray) -> np.ndarray:
+    """A 2-D map's axes: the codes' box with a margin (for a VAE, at least the prior's +-3), widened to the
+    sliders' range so that the cross marking z stays on the map wherever the sliders go."""
     box = code_box(model, codes=codes, margin=0.08) if not isinstance(model, VAE) else \
         np.stack([np.minimum(codes.numpy().min(0) - 0.3, -3), np.maximum(codes.numpy().max(0) + 0.3, 3)], axis=1)
+    box = np.stack([np.minimum(box[:, 0], sliders[:, 0]), np.maximum(box[:, 1], sliders[:, 1])], axis=1)
     return np.round(box, 3)
 
 
