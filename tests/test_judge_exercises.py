@@ -64,18 +64,18 @@ def test_subset_is_stratified_and_keeps_the_test_set(mnist5k):
         mnist5k.subset(0)
 
 
-def test_check_exercise_messages(capsys):
-    from vae_helpers.exercises import Exercise, check_exercise
+def test_verdict_messages_for_an_exercise_outside_the_registry():
+    from vae_helpers.exercises import Exercise, verdict
     three = Exercise(answer=lambda: 3.0, hint="Look again.", rel=0.01)
-    assert check_exercise(three, None) is False
-    assert "Not answered yet" in capsys.readouterr().out
-    assert check_exercise(three, 3.01) is True
-    assert "Correct" in capsys.readouterr().out
-    assert check_exercise(three, 4) is False
-    assert "Not quite. Look again." in capsys.readouterr().out
-    assert check_exercise(Exercise(answer=lambda: "up"), "up") is True
-    assert check_exercise(three, "three") is False
-    assert "Expected a number" in capsys.readouterr().out
+    ok, message = verdict(three, None)
+    assert ok is False and "Not answered yet" in message
+    ok, message = verdict(three, 3.01)
+    assert ok is True and "Correct" in message
+    ok, message = verdict(three, 4)
+    assert ok is False and "Not quite. Look again." in message
+    assert verdict(Exercise(answer=lambda: "up"), "up")[0] is True
+    ok, message = verdict(three, "three")
+    assert ok is False and "Expected a number" in message
 
 
 def test_plot_codes_on_a_line(mnist5k):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from .models import build_model
+from .models import build_model, reset_layers
 from .training import History, fit, set_seed
 
 FORMAT = "vae_helpers/1"
@@ -122,10 +122,8 @@ def reset_parameters(model: torch.nn.Module) -> None:
     has one (the series' models do, so parameters defined on the model itself are reset too), else every layer's."""
     if hasattr(model, "reset_parameters"):
         model.reset_parameters()
-        return
-    for module in model.modules():
-        if module is not model and hasattr(module, "reset_parameters"):
-            module.reset_parameters()
+    else:
+        reset_layers(model)
 
 
 def train_or_load(model: torch.nn.Module, data, *, epochs: int, seed: int = 0,

@@ -105,13 +105,6 @@ def check(key: str, answer, **objects) -> bool:
     return ok
 
 
-def check_exercise(exercise: Exercise, answer, **objects) -> bool:
-    """`check` for an Exercise object that is not in the registry."""
-    ok, message = verdict(exercise, answer, **objects)
-    print(message)
-    return ok
-
-
 def _gap(gaps, n):
     return gaps[n][1] - gaps[n][0]
 

@@ -51,6 +51,13 @@ def embed(model: torch.nn.Module, x: torch.Tensor, labels: torch.Tensor | None =
                       for i in range(0, len(x), batch_size)])
 
 
+def reset_layers(model: nn.Module) -> None:
+    """Re-draw the initial weights of every layer inside `model` (not parameters defined on `model` itself)."""
+    for module in model.modules():
+        if module is not model and hasattr(module, "reset_parameters"):
+            module.reset_parameters()
+
+
 class _EncoderDecoder(nn.Module):
     """Shared skeleton: an MLP encoder with `code_size` outputs and an MLP decoder to pixel logits.
 
@@ -72,9 +79,7 @@ class _EncoderDecoder(nn.Module):
 
     def reset_parameters(self) -> None:
         """Re-draw every layer's initial weights from the current torch RNG state (and reset own parameters)."""
-        for module in self.modules():
-            if module is not self and hasattr(module, "reset_parameters"):
-                module.reset_parameters()
+        reset_layers(self)
 
     @property
     def config(self) -> dict:
