@@ -7,12 +7,13 @@ from .checkpoints import (CheckpointError, load_checkpoint, load_model, save_mod
                           train_or_load)
 from .checks import ImageInputError, as_images
 from .data import DATASETS, Dataset, DatasetError, binarize, epochs_for, load_dataset
-from . import claims, estimators, evidence, exercises, judge, metrics, plotting
+from . import claims, estimators, evidence, exercises, judge, likelihoods, metrics, plotting
 from .display import alt, describe_figure, notebook_setup
 from .judge import RealismJudge, realism_judge
 from .latent import code_box, decode_path, interpolate, manifold_grid, plot_manifold, plot_traversal, traversal
 from .losses import LossParts, kl_divergence, loss_per_image, model_loss, negative_elbo, reconstruction_loss
-from .models import (VAE, Autoencoder, ConditionalVAE, GaussianVAE, LabelRegressor, build_model, embed, reconstruct,
+from .likelihoods import LIKELIHOODS, Likelihood, make_likelihood
+from .models import (VAE, Autoencoder, ConditionalVAE, LabelRegressor, build_model, embed, reconstruct,
                      reparameterize)
 from .plotting import (draw_gaussians, plot_codes_on_a_line, plot_encode_decode, plot_history, plot_latent,
                        plot_reconstructions, show_images)

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import torch
 
 from .evidence import log_normal
-from .losses import reconstruction_loss
 
 METHODS = ("pathwise", "score", "pathwise, sigma held fixed")
 
@@ -69,12 +68,12 @@ def _surrogate(model: torch.nn.Module, x: torch.Tensor, method: str) -> torch.Te
     eps = torch.randn_like(mu)
     z = mu + std * eps
     if method == "pathwise":            # gradients flow through z = mu + sigma * eps into the encoder
-        return -reconstruction_loss(model.decode_logits(z), x).mean()
+        return -model.nll(model.decode_logits(z), x).mean()
     if method == "pathwise, sigma held fixed":   # a deliberately biased variant: no gradient reaches sigma
-        return -reconstruction_loss(model.decode_logits(mu + std.detach() * eps), x).mean()
+        return -model.nll(model.decode_logits(mu + std.detach() * eps), x).mean()
     if method == "score":               # z is a fixed sample; the gradient comes from log q(z|x) alone
         z = z.detach()
-        reward = -reconstruction_loss(model.decode_logits(z), x).detach()          # log p(x|z), (B,)
+        reward = -model.nll(model.decode_logits(z), x).detach()          # log p(x|z), (B,)
         return (reward * log_normal(z, mu, std)).mean()
     raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}; got {method!r}.")
 

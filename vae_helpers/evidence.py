@@ -29,7 +29,7 @@ def log_mean_exp(values: torch.Tensor) -> torch.Tensor:
 
 
 def decoder_log_likelihood(model: torch.nn.Module, x: torch.Tensor, chunk: int = 8192) -> LogLikelihood:
-    """A function h (K, d) -> log p(x|h) (K,) for one image x under the model's Bernoulli decoder."""
+    """A function h (K, d) -> log p(x|h) (K,) for one image x under the model's own likelihood (`model.nll`)."""
     x = x.reshape(1, *IMAGE_SHAPE).to(model.device)
 
     def with_grad(h: torch.Tensor) -> torch.Tensor:

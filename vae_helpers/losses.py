@@ -4,7 +4,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
+
+from .likelihoods import Bernoulli
 
 
 class LossParts(NamedTuple):
@@ -15,12 +16,14 @@ class LossParts(NamedTuple):
     kl: torch.Tensor
 
 
+_BERNOULLI = Bernoulli()
+
+
 def reconstruction_loss(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Bernoulli negative log-likelihood -log p(x|z) per image, in nats, shape (B,)."""
+    """Bernoulli negative log-likelihood -log p(x|z) per image, in nats, shape (B,) (a model's own is `model.nll`)."""
     # BCE with logits is the Bernoulli likelihood: exact for binary pixels; for grey
     # pixels in [0, 1] it is still a proper cross-entropy, minimised at x_hat = x.
-    bce = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
-    return bce.reshape(len(x), -1).sum(dim=1)
+    return _BERNOULLI.nll(logits, x)
 
 
 def kl_elementwise(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -37,7 +40,7 @@ def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
 def negative_elbo(logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
                   beta: float = 1.0, free_bits: float = 0.0, recon: torch.Tensor | None = None) -> LossParts:
-    """-ELBO = recon + beta * KL, batch means in nats per image, with both parts.
+    """-ELBO = recon + beta * KL, batch means in nats per image, with both parts (recon: Bernoulli unless given).
 
     `free_bits` > 0 (nats per latent dimension, Kingma et al. 2016) charges each dimension at least
     that much KL in the total: a dimension below it costs nothing extra to use, so the optimiser has no
@@ -53,7 +56,10 @@ def negative_elbo(logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logva
 
 def model_loss(model: torch.nn.Module, x: torch.Tensor, beta: float = 1.0, y=None,
                free_bits: float = 0.0) -> LossParts:
-    """The training loss of an Autoencoder (reconstruction) or a VAE (-ELBO), nats per image."""
+    """The training loss of an Autoencoder or LabelRegressor (reconstruction) or a VAE (-ELBO), nats per image.
+
+    The reconstruction term is the model's own likelihood (`model.nll`).
+    """
     out = model(x) if y is None else model(x, y)
     if isinstance(out, tuple):  # a VAE returns (logits, mu, logvar)
         logits, mu, logvar = out

@@ -67,7 +67,7 @@ def mean_activity(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def mean_image_loss(train: torch.Tensor, test: torch.Tensor) -> float:
-    """Reconstruction loss (nats per image) of a "decoder" that outputs the mean training image for every input.
+    """Bernoulli reconstruction loss (nats per image) of a "decoder" that outputs the mean training image for every input.
 
     The baseline any autoencoder must beat: it uses no code at all.
     """

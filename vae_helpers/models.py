@@ -3,14 +3,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .checks import N_PIXELS, SIDE, as_images
-from .losses import reconstruction_loss
+from .likelihoods import Likelihood, make_likelihood
 
 IMAGE_SHAPE = (1, SIDE, SIDE)  # one grey channel
 
@@ -62,13 +60,16 @@ class _EncoderDecoder(nn.Module):
     """Shared skeleton: an MLP encoder with `code_size` outputs and an MLP decoder to pixel logits.
 
     With `n_classes > 0` the model is conditional: the label, one-hot, is an extra input of both
-    networks, and every method that takes images or codes also takes the labels `y`.
+    networks, and every method that takes images or codes also takes the labels `y`. The decoder's
+    likelihood (vae_helpers.likelihoods, by name) scores images and says what image an output stands for.
     """
 
     code_factor = 1  # outputs per latent dimension (1 for a point, 2 for a mean and a log-variance)
 
-    def __init__(self, latent_dim: int = 2, hidden: Sequence[int] = (400,), n_classes: int = 0):
+    def __init__(self, latent_dim: int = 2, hidden: Sequence[int] = (400,), n_classes: int = 0,
+                 likelihood: str = "bernoulli"):
         super().__init__()
+        self.likelihood: Likelihood = make_likelihood(likelihood)
         if int(latent_dim) < 1:
             raise ValueError(f"latent_dim must be a positive integer, got {latent_dim!r}.")
         self.latent_dim = int(latent_dim)
@@ -78,14 +79,18 @@ class _EncoderDecoder(nn.Module):
         self.decoder = mlp([self.latent_dim + self.n_classes, *reversed(self.hidden), N_PIXELS])
 
     def reset_parameters(self) -> None:
-        """Re-draw every layer's initial weights from the current torch RNG state (and reset own parameters)."""
+        """Re-draw every layer's initial weights from the current torch RNG state (the likelihood's scale too)."""
         reset_layers(self)
 
     @property
     def config(self) -> dict:
-        """What it takes to rebuild this model: class name, latent_dim, hidden sizes (and classes if conditional)."""
+        """What it takes to rebuild this model: class name, latent_dim, hidden sizes, classes and likelihood if not default."""
         config = {"class": type(self).__name__, "latent_dim": self.latent_dim, "hidden": list(self.hidden)}
-        return {**config, "n_classes": self.n_classes} if self.n_classes else config
+        if self.n_classes:
+            config["n_classes"] = self.n_classes
+        if self.likelihood.name != "bernoulli":   # left out by default, so Bernoulli models keep their cache keys
+            config["likelihood"] = self.likelihood.name
+        return config
 
     def _with_label(self, inputs: torch.Tensor, y) -> torch.Tensor:
         """inputs (B, k) -> (B, k + n_classes) with the one-hot label appended (unchanged if unconditional)."""
@@ -103,8 +108,8 @@ class _EncoderDecoder(nn.Module):
         return torch.cat([inputs, F.one_hot(y, self.n_classes).to(inputs.dtype)], dim=1)
 
     def nll(self, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """-log p(x|z) per image, in nats, (B,): the Bernoulli likelihood of the pixels."""
-        return reconstruction_loss(logits, x)
+        """-log p(x|z) per image under the model's likelihood, in nats (a density if the likelihood is one), (B,)."""
+        return self.likelihood.nll(logits, x)
 
     @property
     def device(self) -> torch.device:
@@ -126,11 +131,11 @@ class _EncoderDecoder(nn.Module):
         return self.decoder(self._with_label(z, y)).reshape(len(z), *IMAGE_SHAPE)
 
     def decode(self, z: torch.Tensor, y=None) -> torch.Tensor:
-        """Pixel probabilities (the decoder's mean) in [0, 1]: (B, latent_dim) -> (B, 1, 28, 28)."""
-        return torch.sigmoid(self.decode_logits(z, y))
+        """The images the codes stand for (the likelihood's mean), pixels in [0, 1]: (B, latent_dim) -> (B, 1, 28, 28)."""
+        return self.likelihood.mean(self.decode_logits(z, y))
 
     def extra_repr(self) -> str:
-        return f"latent_dim={self.latent_dim}, hidden={self.hidden}"
+        return f"latent_dim={self.latent_dim}, hidden={self.hidden}, likelihood={self.likelihood.name}"
 
 
 class Autoencoder(_EncoderDecoder):
@@ -172,82 +177,43 @@ class VAE(_EncoderDecoder):
 class ConditionalVAE(VAE):
     """A VAE that is also given the class label: q(z|x, y) and p(x|z, y) (Sohn et al. 2015)."""
 
-    def __init__(self, latent_dim: int = 2, hidden: Sequence[int] = (400,), n_classes: int = 10):
+    def __init__(self, latent_dim: int = 2, hidden: Sequence[int] = (400,), n_classes: int = 10,
+                 likelihood: str = "bernoulli"):
         if int(n_classes) < 1:
             raise ValueError(f"n_classes must be a positive integer, got {n_classes!r}.")
-        super().__init__(latent_dim, hidden, n_classes)
-
-
-class GaussianVAE(VAE):
-    """A VAE whose decoder is a Gaussian per pixel: mean sigmoid(logits), a learned standard deviation per pixel.
-
-    Its loss is a *density* of continuous pixels, not a probability: it can go below zero and is not
-    comparable with a Bernoulli model's nats. The standard deviation is kept above MIN_STD, else pixels
-    that are always black would make the density, and the loss, unbounded.
-    """
-
-    MIN_STD = 0.02
-
-    def __init__(self, latent_dim: int = 2, hidden: Sequence[int] = (400,)):
-        super().__init__(latent_dim, hidden)
-        self.log_std = nn.Parameter(torch.full((N_PIXELS,), math.log(0.2)))   # one learned scale per pixel
-
-    def reset_parameters(self) -> None:
-        """Re-draw the layers' weights and set the learned pixel scale back to 0.2."""
-        super().reset_parameters()
-        with torch.no_grad():
-            self.log_std.fill_(math.log(0.2))
-
-    def pixel_std(self) -> torch.Tensor:
-        """The decoder's standard deviation per pixel, (784,), at least MIN_STD."""
-        return self.log_std.exp().clamp(min=self.MIN_STD)
-
-    def nll(self, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """-log N(x; sigmoid(logits), std^2) summed over pixels, in nats per image (a density), (B,)."""
-        mean, std = torch.sigmoid(logits).reshape(len(x), -1), self.pixel_std()
-        z = (x.reshape(len(x), -1) - mean) / std
-        return (0.5 * z.pow(2) + std.log() + 0.5 * math.log(2 * math.pi)).sum(dim=1)
+        super().__init__(latent_dim, hidden, n_classes, likelihood)
 
 
 class LabelRegressor(nn.Module):
-    """The baseline for conditional generation: an MLP from a one-hot label straight to pixel probabilities.
+    """The baseline for conditional generation: an MLP from a one-hot label straight to pixel logits.
 
-    Trained to reconstruct, it has nothing to vary for a given label, so it learns the best single
-    image for each class: the average of the class, blurred where the examples disagree.
+    Trained to reconstruct (with `vh.fit`, like every model here), it has nothing to vary for a given
+    label, so it learns the best single image for each class: the average of the class, blurred where
+    the examples disagree.
     """
 
-    def __init__(self, n_classes: int = 10, hidden: Sequence[int] = (400,)):
+    def __init__(self, n_classes: int = 10, hidden: Sequence[int] = (400,), likelihood: str = "bernoulli"):
         super().__init__()
         self.n_classes = int(n_classes)
         self.net = mlp([self.n_classes, *hidden, N_PIXELS])
+        self.likelihood: Likelihood = make_likelihood(likelihood)
 
-    def forward(self, y: torch.Tensor) -> torch.Tensor:
-        """Pixel logits for labels y: (B,) -> (B, 1, 28, 28)."""
-        y = torch.as_tensor(y, device=next(self.parameters()).device).long().reshape(-1)
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Pixel logits for labels y: (B,) -> (B, 1, 28, 28). The images x are not looked at (that is the point)."""
+        y = torch.as_tensor(y, device=self.net[0].weight.device).long().reshape(-1)
         return self.net(F.one_hot(y, self.n_classes).float()).reshape(len(y), *IMAGE_SHAPE)
+
+    def nll(self, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """-log p(x|y) per image under the likelihood, in nats, (B,)."""
+        return self.likelihood.nll(logits, x)
 
     @torch.no_grad()
     def decode(self, y: torch.Tensor) -> torch.Tensor:
-        """Pixel probabilities for labels y: (B,) -> (B, 1, 28, 28)."""
-        return torch.sigmoid(self(y))
-
-    def fit(self, data, epochs: int = 10, batch_size: int = 128, lr: float = 3e-3) -> list[float]:
-        """Train on `data.train` with the Bernoulli loss; returns the loss per epoch (nats per image)."""
-        optimizer = torch.optim.Adam(self.parameters(), lr=lr)
-        losses = []
-        for _ in range(epochs):
-            total = 0.0
-            for idx in torch.randperm(len(data.train)).split(batch_size):
-                loss = reconstruction_loss(self(data.train_labels[idx]), data.train[idx]).mean()
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                total += loss.item() * len(idx)
-            losses.append(total / len(data.train))
-        return losses
+        """The image for each label y (the likelihood's mean): (B,) -> (B, 1, 28, 28)."""
+        return self.likelihood.mean(self(None, y))
 
 
-MODEL_CLASSES = {cls.__name__: cls for cls in (Autoencoder, VAE, ConditionalVAE, GaussianVAE)}
+MODEL_CLASSES = {cls.__name__: cls for cls in (Autoencoder, VAE, ConditionalVAE)}
 
 
 def build_model(config: dict) -> _EncoderDecoder:
@@ -255,5 +221,5 @@ def build_model(config: dict) -> _EncoderDecoder:
     cls = MODEL_CLASSES.get(config.get("class"))
     if cls is None:
         raise ValueError(f"Unknown model class {config.get('class')!r}; expected one of {sorted(MODEL_CLASSES)}.")
-    extra = {"n_classes": config["n_classes"]} if "n_classes" in config else {}
+    extra = {key: config[key] for key in ("n_classes", "likelihood") if key in config}
     return cls(latent_dim=config["latent_dim"], hidden=config["hidden"], **extra)

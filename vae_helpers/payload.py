@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .likelihoods import LIKELIHOODS
 from .models import IMAGE_SHAPE, N_PIXELS, VAE
 
 # The contract between this module and vae_helpers/static/explorer.js. explorer.js declares `const SCHEMA = N`
@@ -87,16 +88,20 @@ def mlp_numpy(layers: list[dict], x: np.ndarray) -> np.ndarray:
     return h
 
 
-def decode_numpy(layers: list[dict], z: np.ndarray) -> np.ndarray:
-    """Pixel probabilities from a quantised decoder, as the browser computes them: (B, d) -> (B, 784)."""
-    return 1.0 / (1.0 + np.exp(-np.clip(mlp_numpy(layers, z), -80, 80)))
+# Decoder output -> displayed pixel value, mirroring explorer.js's OUTPUTS table (keyed by a likelihood's `output`).
+OUTPUTS = {"sigmoid": lambda v: 1.0 / (1.0 + np.exp(-np.clip(v, -80, 80)))}
+
+
+def decode_numpy(layers: list[dict], z: np.ndarray, output: str = "sigmoid") -> np.ndarray:
+    """Displayed pixels from a quantised decoder, as the browser computes them: (B, d) -> (B, 784)."""
+    return OUTPUTS[output](mlp_numpy(layers, z))
 
 
 def model_layout(model: nn.Module) -> dict:
     """How the browser reads one model's networks: image shape, output transform, code layout, label slots."""
     n_classes = int(getattr(model, "n_classes", 0))
     return {"image_shape": list(IMAGE_SHAPE),              # the decoder outputs prod(image_shape) values
-            "output": "sigmoid",                           # decoder output -> pixel values (every decoder here)
+            "output": model.likelihood.output,             # decoder output -> displayed pixels (explorer.js OUTPUTS)
             "code": "mean_logvar" if isinstance(model, VAE) else "point",   # encoder output: [mu, log s^2] or z
             "n_classes": n_classes,                        # > 0: a one-hot label follows the input of both nets
             "label_at_encoder": N_PIXELS, "label_at_decoder": int(model.latent_dim)}
@@ -111,15 +116,14 @@ def check_explorer_js(text: str) -> None:
     unread = [key for key in model_layout(VAE(1, hidden=(1,))) if f"layout.{key}" not in text]
     if unread:
         raise ValueError(f"explorer.js never reads layout field(s) {', '.join(unread)} that payload.py sends.")
+    table = re.search(r"const OUTPUTS = \{(.*?)\};", text, re.S)
+    known = set(re.findall(r"^\s*(\w+):", table.group(1), re.M)) if table else set()
+    missing = sorted({cls.output for cls in LIKELIHOODS.values()} - known)
+    if missing:
+        raise ValueError(f"explorer.js has no decoder output {', '.join(missing)} in its OUTPUTS table; a likelihood in "
+                         "vae_helpers/likelihoods.py sends it. Add the transform there (and to payload.OUTPUTS).")
 
 
 def payload_bytes(layers: list[dict]) -> int:
     """Characters of base64 text a quantised MLP adds to a page."""
     return sum(len(spec[k]) for spec in layers for k in ("w", "scale", "b"))
-
-
-@torch.no_grad()
-def quantization_error(net_decoder: nn.Sequential, z: torch.Tensor) -> float:
-    """Largest |pixel probability| difference between a float32 decoder and its int8 payload at points z."""
-    exact = torch.sigmoid(net_decoder(z.float())).cpu().numpy()
-    return float(np.abs(decode_numpy(mlp_payload(net_decoder), z.cpu().numpy()) - exact).max())

@@ -58,7 +58,7 @@ def test_browser_decode_matches_numpy_and_torch(open_explorer, files, models):
     for i, model in enumerate(models):
         js = np.array([watched.page.evaluate("([i, z]) => window.vhExplorers[0].decode(i, z)", [i, z.tolist()])
                        for z in zs])
-        quantised = pl.decode_numpy(payload["models"][i]["decoder"], zs)
+        quantised = pl.decode_numpy(payload["models"][i]["decoder"], zs, payload["models"][i]["layout"]["output"])
         with torch.no_grad():
             exact = model.decode(torch.from_numpy(zs)).reshape(20, 784).numpy()
         print(f"{NAMES[i]}: max |JS - NumPy quantised| = {np.abs(js - quantised).max():.2e}, "

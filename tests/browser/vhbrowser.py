@@ -181,7 +181,7 @@ def expected_pixels(payload, zs, label: int = 0) -> np.ndarray:
         x[0, :len(z)] = z
         if x.shape[1] > len(z):
             x[0, len(z) + label] = 1
-        images.append(to_bytes(decode_numpy(m["decoder"], x)[0]))
+        images.append(to_bytes(decode_numpy(m["decoder"], x, m["layout"]["output"])[0]))
     return np.stack(images)
 
 

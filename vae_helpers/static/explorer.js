@@ -5,7 +5,7 @@
 // A plain script: it defines window.vhExplorer once, whatever the number of explorers on a page.
 (function () {
   "use strict";
-  const VERSION = 6;  // bump on every change: a page keeps the first explorer.js it ran
+  const VERSION = 7;  // bump on every change: a page keeps the first explorer.js it ran
   const SCHEMA = 1;   // the payload contract of vae_helpers/payload.py (SCHEMA_VERSION); tests keep them equal
   if (window.vhExplorer && window.vhExplorer.version === VERSION) return;
 
@@ -52,13 +52,19 @@
     return h;
   }
 
+  // Decoder output -> displayed pixel value, by the payload's layout.output (a likelihood's `output` in
+  // vae_helpers/likelihoods.py; payload.check_explorer_js fails when one of those is missing here).
+  const OUTPUTS = {
+    sigmoid: (v) => 1 / (1 + Math.exp(-v)),
+  };
+
   function decode(model, z, label) {
     const input = new Float32Array(model.decoderIn);
     input.set(z);
     if (model.nClasses) input[model.labelAtDecoder + label] = 1;
     const logits = mlp(model.decoder, input);
     const p = new Float32Array(logits.length);
-    for (let i = 0; i < logits.length; i++) p[i] = 1 / (1 + Math.exp(-logits[i]));  // layout.output: "sigmoid"
+    for (let i = 0; i < logits.length; i++) p[i] = model.output(logits[i]);
     return p;  // pixel values, one per pixel of layout.image_shape
   }
 
@@ -72,12 +78,14 @@
   function readLayout(m, dim) {  // the payload's contract (vae_helpers/payload.py model_layout), checked
     const layout = m.layout;
     if (!layout) throw new Error(`model ${m.name} has no layout: a payload older than schema ${SCHEMA}`);
-    if (layout.output !== "sigmoid") throw new Error(`unknown decoder output ${layout.output}`);
+    if (!Object.prototype.hasOwnProperty.call(OUTPUTS, layout.output)) {
+      throw new Error(`unknown decoder output ${layout.output}: this explorer.js knows ${Object.keys(OUTPUTS).join(", ")}`);
+    }
     if (layout.code !== "point" && layout.code !== "mean_logvar") throw new Error(`unknown code layout ${layout.code}`);
     const pixels = layout.image_shape.reduce((a, b) => a * b, 1);
     if (m.decoder[m.decoder.length - 1].out !== pixels) throw new Error(`decoder of ${m.name} does not output ${pixels} pixels`);
     return { nClasses: layout.n_classes, labelAtEncoder: layout.label_at_encoder, labelAtDecoder: layout.label_at_decoder,
-             pixels: pixels, dim: dim };
+             pixels: pixels, dim: dim, output: OUTPUTS[layout.output] };
   }
 
   function gaussian() {  // Box-Muller
