@@ -31,11 +31,12 @@ def _shape_error(shape: tuple, name: str) -> ImageInputError:
     if shape in ((SIDE, SIDE), (1, SIDE, SIDE), (N_PIXELS,)):
         hint = " This looks like a single image: add a batch dimension, e.g. x.unsqueeze(0) or x[None]."
     elif len(shape) >= 2 and shape[-1] != SIDE and shape[-1] * (shape[-2] if len(shape) > 2 else 1) != N_PIXELS:
-        hint = (f" The models here take 28 x 28 grey images; resize yours first "
-                f"(e.g. torch.nn.functional.interpolate(x, size=(28, 28), mode='area')).")
+        hint = (f" The models here take {SIDE} x {SIDE} grey images; resize yours first "
+                f"(e.g. torch.nn.functional.interpolate(x, size=({SIDE}, {SIDE}), mode='area')).")
     elif len(shape) == 4 and shape[1] == 3:
         hint = " These look like colour images: convert to grey first, e.g. x.mean(dim=1, keepdim=True)."
-    return ImageInputError(f"{name} have shape {shape}; expected (N, 1, 28, 28), (N, 28, 28) or (N, 784).{hint}")
+    return ImageInputError(f"{name} have shape {shape}; expected (N, 1, {SIDE}, {SIDE}), (N, {SIDE}, {SIDE}) or "
+                           f"(N, {N_PIXELS}).{hint}")
 
 
 def as_images(x, name: str = "images") -> torch.Tensor:

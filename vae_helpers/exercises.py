@@ -116,15 +116,15 @@ def _choice(condition: bool, yes: str, no: str) -> str:
 EXERCISES: dict[str, Exercise] = {
     # --- 01: the limits of a vanilla autoencoder --------------------------------------------
     "01.1": Exercise(
-        answer=lambda gaps: _gap(gaps, 200) / (784 * LN2),
-        wrong=[(lambda gaps: -_gap(gaps, 200) / (784 * LN2), "the sign is flipped: the gap is test minus train "
+        answer=lambda gaps: _gap(gaps, 200) / (N_PIXELS * LN2),
+        wrong=[(lambda gaps: -_gap(gaps, 200) / (N_PIXELS * LN2), "the sign is flipped: the gap is test minus train "
                                                               "(positive when the model does better on its own images)."),
                (lambda gaps: _gap(gaps, 200), "that is the gap in nats per image; convert it to bits per pixel."),
                (lambda gaps: _gap(gaps, 200) / LN2, "that is bits per image; divide by the 784 pixels too."),
-               (lambda gaps: _gap(gaps, 200) / 784, "that is nats per pixel; one bit is ln 2 nats."),
-               (lambda gaps: _gap(gaps, 50) / (784 * LN2), "that is the 50-image model; the exercise asks about 200."),
-               (lambda gaps: _gap(gaps, 1000) / (784 * LN2), "that is the 1,000-image model; the exercise asks about 200."),
-               (lambda gaps: gaps[200][1] / (784 * LN2), "that is the test loss alone: subtract the training loss.")],
+               (lambda gaps: _gap(gaps, 200) / N_PIXELS, "that is nats per pixel; one bit is ln 2 nats."),
+               (lambda gaps: _gap(gaps, 50) / (N_PIXELS * LN2), "that is the 50-image model; the exercise asks about 200."),
+               (lambda gaps: _gap(gaps, 1000) / (N_PIXELS * LN2), "that is the 1,000-image model; the exercise asks about 200."),
+               (lambda gaps: gaps[200][1] / (N_PIXELS * LN2), "that is the test loss alone: subtract the training loss.")],
         hint="gaps[n] holds (training loss, test loss) for n training images, in nats per image (summed over 784 "
              "pixels); a bit is ln 2 nats.", rel=0.01),
     "01.2": Exercise(

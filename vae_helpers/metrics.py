@@ -5,6 +5,7 @@ import math
 
 import torch
 
+from .checks import N_PIXELS
 from .losses import kl_elementwise, reconstruction_loss
 
 
@@ -148,7 +149,7 @@ def salt_recovered(reconstructions: torch.Tensor, mask: torch.Tensor) -> float:
     return ((on & (mask > 0)).sum() / mask.sum()).item()
 
 
-def bits_per_dim(nats_per_image: float, pixels: int = 784) -> float:
+def bits_per_dim(nats_per_image: float, pixels: int = N_PIXELS) -> float:
     """Convert a negative log-likelihood in nats per image to bits per pixel (dimension)."""
     return nats_per_image / (pixels * math.log(2))
 

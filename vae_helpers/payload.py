@@ -11,7 +11,6 @@ import base64
 import re
 
 import numpy as np
-import torch
 from torch import nn
 
 from .likelihoods import LIKELIHOODS

@@ -140,6 +140,41 @@ def fit(model: torch.nn.Module, data, *, epochs: int, lr: float = 3e-3, lr_decay
     latent dimension) and `binarize` (each batch's pixels drawn as Bernoulli(x), "dynamic
     binarisation") change the training loss only; a conditional model takes its labels from `data`.
     """
+    train, test, train_labels, test_labels = _inputs(model, data, test, epochs, batch_size)
+    device = torch.device(device) if device is not None else default_device()
+    history = History(precision=resolve_precision(precision, device))
+    model.to(device)
+    train = train.to(device)  # whole set on the device once: no per-sample DataLoader cost
+    train_labels = train_labels.to(device) if train_labels is not None else None
+    optimizer = make_optimizer(model, lr)
+    total_steps = epochs * -(-len(train) // batch_size)
+    schedule = lambda step: lr * lr_factor(step, total_steps, lr_decay)  # noqa: E731 - the rate at each step
+    bar = progress_bar(range(epochs), desc=f"Training {type(model).__name__}", unit="epoch", disable=not progress)
+    start = time.perf_counter()
+    try:
+        for epoch in bar:
+            last_good = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            per_batch = _train_epoch(model, optimizer, schedule, epoch, train, train_labels, batch_size,
+                                     dict(beta=beta, free_bits=free_bits), binarize, history.precision == "bf16")
+            if not _finite_epoch(per_batch, history, model, last_good, epoch, lr):
+                break
+            _record(history, "train", (per_batch.sum(0) / len(train)).tolist())
+            if test is not None:
+                t = evaluate(model, test, beta=beta, labels=test_labels)
+                _record(history, "test", (t["loss"], t["recon"], t["kl"]))
+            bar.set_postfix_str(_postfix(history), refresh=False)
+    except KeyboardInterrupt:
+        history.interrupted = True
+        print(f"Interrupted after {history.epochs} complete epoch(s); the model keeps its current weights.")
+    finally:
+        bar.close()
+        model.eval()
+        history.seconds = time.perf_counter() - start
+    return history
+
+
+def _inputs(model: torch.nn.Module, data, test, epochs: int, batch_size: int) -> tuple:
+    """Checked (train, test, train_labels, test_labels); labels only for a conditional model."""
     train, data_test, train_labels, test_labels = _split(data)
     if test is None:
         test = data_test
@@ -152,47 +187,30 @@ def fit(model: torch.nn.Module, data, *, epochs: int, lr: float = 3e-3, lr_decay
         raise ValueError(f"epochs and batch_size must be >= 1, got {epochs} and {batch_size}.")
     train = as_images(train, "training images")
     test = as_images(test, "test images") if test is not None else None
-    device = torch.device(device) if device is not None else default_device()
-    history = History(precision=resolve_precision(precision, device))
-    model.to(device)
-    train = train.to(device)  # whole set on the device once: no per-sample DataLoader cost
-    train_labels = train_labels.to(device) if conditional else None
-    optimizer = make_optimizer(model, lr)
-    steps_per_epoch = -(-len(train) // batch_size)
-    bar = progress_bar(range(epochs), desc=f"Training {type(model).__name__}", unit="epoch", disable=not progress)
-    start, step = time.perf_counter(), 0
-    try:
-        for epoch in bar:
-            model.train()
-            last_good = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            per_batch = torch.zeros(steps_per_epoch, 3, device=device)  # on the device: no sync per batch
-            for b, idx in enumerate(torch.randperm(len(train), device=device).split(batch_size)):
-                for group in optimizer.param_groups:
-                    group["lr"] = lr * lr_factor(step, epochs * steps_per_epoch, lr_decay)
-                xb = torch.bernoulli(train[idx]) if binarize else train[idx]
-                yb = train_labels[idx] if conditional else None
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=history.precision == "bf16"):
-                    parts = model_loss(model, xb, beta, y=yb, free_bits=free_bits)
-                optimizer.zero_grad(set_to_none=True)
-                parts.total.backward()
-                optimizer.step()
-                per_batch[b] = torch.stack(parts).detach().float() * len(idx)
-                step += 1
-            if not _finite_epoch(per_batch, history, model, last_good, epoch, lr):
-                break
-            _record(history, "train", (per_batch.sum(0) / len(train)).tolist())
-            if test is not None:
-                t = evaluate(model, test, beta=beta, labels=test_labels if conditional else None)
-                _record(history, "test", (t["loss"], t["recon"], t["kl"]))
-            bar.set_postfix_str(_postfix(history), refresh=False)
-    except KeyboardInterrupt:
-        history.interrupted = True
-        print(f"Interrupted after {history.epochs} complete epoch(s); the model keeps its current weights.")
-    finally:
-        bar.close()
-        model.eval()
-        history.seconds = time.perf_counter() - start
-    return history
+    if not conditional:
+        return train, test, None, None
+    return train, test, train_labels, test_labels
+
+
+def _train_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, schedule, epoch: int, train: torch.Tensor,
+                 labels: torch.Tensor | None, batch_size: int, loss_kwargs: dict, binarize: bool,
+                 bf16: bool) -> torch.Tensor:
+    """One pass over shuffled minibatches; returns each batch's (total, recon, kl) times its size, (batches, 3)."""
+    model.train()
+    steps = -(-len(train) // batch_size)
+    per_batch = torch.zeros(steps, 3, device=train.device)  # on the device: no sync per batch
+    for b, idx in enumerate(torch.randperm(len(train), device=train.device).split(batch_size)):
+        for group in optimizer.param_groups:
+            group["lr"] = schedule(epoch * steps + b)
+        xb = torch.bernoulli(train[idx]) if binarize else train[idx]
+        yb = labels[idx] if labels is not None else None
+        with torch.autocast(train.device.type, dtype=torch.bfloat16, enabled=bf16):
+            parts = model_loss(model, xb, y=yb, **loss_kwargs)
+        optimizer.zero_grad(set_to_none=True)
+        parts.total.backward()
+        optimizer.step()
+        per_batch[b] = torch.stack(parts).detach().float() * len(idx)
+    return per_batch
 
 
 def _finite_epoch(per_batch: torch.Tensor, history: History, model: torch.nn.Module, last_good: dict,

@@ -68,6 +68,24 @@ def test_browser_decode_matches_numpy_and_torch(open_explorer, files, models):
     finish(watched, "standalone-decode")
 
 
+def test_browser_draws_a_model_with_another_likelihood(open_explorer, data, tmp_path):
+    """The likelihood seam reaches the page: a Laplace-decoder VAE (vae_helpers.likelihoods) needs no change to
+    explorer.js; its canvas shows the likelihood's mean image, within the int8 error of the torch decoder."""
+    vh.set_seed(0)
+    model = vh.VAE(2, hidden=(64,), likelihood="laplace")
+    vh.fit(model, data.subset(2000), epochs=5, progress=False)
+    page_file = vb.standalone_html(vh.latent_explorer(model, names=["Laplace VAE"], data=data), tmp_path / "laplace.html")
+    watched, payload = open_explorer(page_file)
+    assert payload["models"][0]["layout"]["output"] == model.likelihood.output
+    zs = np.random.default_rng(1).normal(size=(10, 2)).astype(np.float32) * 2
+    js = np.array([watched.page.evaluate("([i, z]) => window.vhExplorers[0].decode(i, z)", [0, z.tolist()]) for z in zs])
+    with torch.no_grad():
+        exact = model.decode(torch.from_numpy(zs)).reshape(10, 784).numpy()
+    print(f"Laplace VAE: max |JS - torch float32| = {np.abs(js - exact).max():.4f}")
+    assert np.abs(js - exact).max() < 0.05 and js.std(axis=0).max() > 0.1       # and the image moves with z
+    finish(watched, "standalone-laplace")
+
+
 def test_browser_sliders_by_keyboard_and_mouse_redraw_every_model(open_explorer, files):
     """Arrow keys move one step, PageUp/PageDown ten, Home/End to the ends, a mouse drag to where it
     lets go; after each move every model's canvas shows the decode of the new z and each map's cross
