@@ -7,8 +7,9 @@ from .checkpoints import (CheckpointError, load_checkpoint, load_model, save_mod
                           train_or_load)
 from .checks import ImageInputError, as_images
 from .data import DATASETS, Dataset, DatasetError, binarize, epochs_for, load_dataset
-from . import claims, estimators, evidence, exercises, judge, likelihoods, metrics, plotting
+from . import claims, estimators, evidence, exercises, judge, likelihoods, metrics, plotting, posterior
 from .display import alt, describe_figure, notebook_setup
+from .gan import GAN
 from .judge import RealismJudge, realism_judge
 from .latent import code_box, decode_path, interpolate, manifold_grid, plot_manifold, plot_traversal, traversal
 from .losses import LossParts, kl_divergence, loss_per_image, model_loss, negative_elbo, reconstruction_loss

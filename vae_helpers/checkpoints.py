@@ -132,7 +132,7 @@ def train_or_load(model: torch.nn.Module, data, *, epochs: int, seed: int = 0,
     """Train `model` from a seeded start, or load the result of an identical earlier run.
 
     The cache key covers the architecture, the training data, `epochs`, `seed` and every
-    `fit` keyword, so a changed setting trains afresh. An interrupted or stopped run is not cached.
+    `fit` keyword, so a changed setting trains afresh. A model with its own `fit` method trains with it. An interrupted or stopped run is not cached.
     """
     settings = {"epochs": epochs, "seed": seed,
                 **{k: v for k, v in fit_kwargs.items() if k not in ("progress", "device")}}
@@ -143,7 +143,10 @@ def train_or_load(model: torch.nn.Module, data, *, epochs: int, seed: int = 0,
         return History(**payload["history"])
     set_seed(seed)
     reset_parameters(model)
-    history = fit(model, data, epochs=epochs, **fit_kwargs)
+    if hasattr(model, "fit"):          # a model that trains by its own rules (the GAN: a game, not a loss)
+        history = model.fit(data, epochs=epochs, **fit_kwargs)
+    else:
+        history = fit(model, data, epochs=epochs, **fit_kwargs)
     if not (history.interrupted or history.stopped):
         save_model(model.cpu(), path, history=history, meta={"settings": settings})
     return history
