@@ -26,6 +26,7 @@ def verdict(key, answer, **objects):
     ("04.5", {"batch": 128, "latent_dim": 20}, 20, {2560: "only one of the two", 128: "division by the batch",
                                                      1 / 20: "inverted"}),
     ("05.1", {"free_bits": 0.5, "latent_dim": 16}, 8.0, {0.5: "one dimension", 0.0: "max(lambda"}),
+    ("07.1", {"gan": vh.GAN(16)}, 321_184, {320_000: "bias", 321_184 + 314_401: "whole GAN", 6_800: "first layer"}),
 ])
 def test_numeric_checkers(key, objects, right, wrongs):
     ok, message = verdict(key, right, **objects)
@@ -53,12 +54,14 @@ def test_numeric_checkers(key, objects, right, wrongs):
               "x": torch.tensor([1.2], dtype=torch.float64)}, False),        # a sharp posterior falls between points
     ("04.4", {}, "kl"),
     ("05.2", {"active_16": 2, "active_8": 5}, "not more"),
+    ("06.1", {"gains": [-1.2, 0.4]}, "no"),
+    ("06.1", {"gains": [1.5, 2.5]}, "yes"),
 ])
 def test_prediction_checkers_show_the_measurement_only_after_an_answer(key, objects, right):
     ok, message = verdict(key, right, **objects)
     assert ok
     wrong = {True: False, False: True}.get(right) if isinstance(right, bool) else \
-        {"4000": "200", "AE": "VAE", "VAE": "AE", "kl": "recon", "not more": "more"}[right]
+        {"4000": "200", "AE": "VAE", "VAE": "AE", "kl": "recon", "not more": "more", "no": "yes", "yes": "no"}[right]
     ok, wrong_message = verdict(key, wrong, **objects)
     assert not ok and wrong_message.startswith("Not quite")
     ok, unanswered = verdict(key, None, **objects)

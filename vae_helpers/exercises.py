@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 
 from .checks import N_PIXELS
@@ -208,6 +209,20 @@ EXERCISES: dict[str, Exercise] = {
         answer=lambda active_16, active_8: _choice(active_16 > active_8, "more", "not more"),
         hint="beta is the price of a nat of information in the code.",
         explain=lambda active_16, active_8: f"Measured active dimensions: beta = 8 {active_8}, beta = 16 {active_16}."),
+    # --- 06 and 07: VAE samples as data, a GAN ------------------------------------------------------------------------------
+    "07.1": Exercise(
+        answer=lambda gan: sum(p.numel() for p in gan.generator.parameters()),
+        wrong=[(lambda gan: sum(m.weight.numel() for m in gan.generator if hasattr(m, "weight")),
+                "that counts the weights only: every unit of a Linear layer also has a bias."),
+               (lambda gan: sum(p.numel() for p in gan.parameters()),
+                "that is the whole GAN: the question asks for the generator alone, not the discriminator."),
+               (lambda gan: sum(p.numel() for p in gan.generator[0].parameters()),
+                "that is the first layer only: add the layer from the 400 hidden units to the 784 pixels.")],
+        hint="two Linear layers: (inputs x outputs) weights + outputs biases each.", rel=0.0, abs_tol=0.5),
+    "06.1": Exercise(
+        answer=lambda gains: _choice(float(np.mean(gains)) >= 1.0, "yes", "no"),
+        hint="a VAE trained on the labelled images can only recombine them.",
+        explain=lambda gains: "Measured gains with 50 per class: " + ", ".join(f"{g:+.1f}" for g in gains) + " points."),
 }
 
 

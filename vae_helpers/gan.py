@@ -17,25 +17,28 @@ from torch import nn
 from .checks import N_PIXELS, as_images
 from .models import IMAGE_SHAPE, mlp, reset_layers
 from .progress import progress as progress_bar
-from .training import History, _split, default_device
+from .training import History, _split, default_device, make_optimizer
 
 
 class GAN(nn.Module):
     """Generator z ~ N(0, I) -> image, and a discriminator image -> logit of "real"."""
 
-    def __init__(self, latent_dim: int = 16, hidden: Sequence[int] = (400,), dropout: float = 0.3):
+    def __init__(self, latent_dim: int = 16, hidden: Sequence[int] = (400,), critic: Sequence[int] = (400,),
+                 dropout: float = 0.3):
         super().__init__()
         self.latent_dim, self.hidden, self.dropout = int(latent_dim), tuple(int(h) for h in hidden), float(dropout)
+        self.critic = tuple(int(h) for h in critic)
         self.generator = mlp([self.latent_dim, *reversed(self.hidden), N_PIXELS])   # Linear/ReLU: the explorer runs it
         layers: list[nn.Module] = [nn.Dropout(self.dropout)]                         # dropout slows memorising
-        for n_in, n_out in zip([N_PIXELS, *self.hidden], self.hidden):
+        for n_in, n_out in zip([N_PIXELS, *self.critic], self.critic):
             layers += [nn.Linear(n_in, n_out), nn.LeakyReLU(0.2)]
-        self.discriminator = nn.Sequential(*layers, nn.Linear(self.hidden[-1], 1))
+        self.discriminator = nn.Sequential(*layers, nn.Linear(self.critic[-1], 1))
 
     @property
     def config(self) -> dict:
         """What it takes to rebuild this model (and the cache key of train_or_load)."""
-        return {"class": "GAN", "latent_dim": self.latent_dim, "hidden": list(self.hidden), "dropout": self.dropout}
+        return {"class": "GAN", "latent_dim": self.latent_dim, "hidden": list(self.hidden),
+                "critic": list(self.critic), "dropout": self.dropout}
 
     @property
     def decoder(self) -> nn.Sequential:
@@ -73,8 +76,7 @@ class GAN(nn.Module):
         device = torch.device(device) if device is not None else default_device()
         self.to(device)
         train = train.reshape(len(train), -1).to(device)
-        opt_g = torch.optim.Adam(self.generator.parameters(), lr=lr, betas=(0.5, 0.999))
-        opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
+        opt_g, opt_d = (make_optimizer(net, lr, betas=(0.5, 0.999)) for net in (self.generator, self.discriminator))
         history, start = History(), time.perf_counter()
         bar = progress_bar(range(epochs), desc="Training GAN", unit="epoch", disable=not progress)
         try:

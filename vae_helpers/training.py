@@ -89,12 +89,12 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return precision
 
 
-def make_optimizer(model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
+def make_optimizer(model: torch.nn.Module, lr: float, betas: tuple[float, float] = (0.9, 0.999)) -> torch.optim.Optimizer:
     """Adam, fused into one kernel where the device supports it (fewer, larger operations per step)."""
     try:
-        return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
+        return torch.optim.Adam(model.parameters(), lr=lr, betas=betas, fused=True)
     except (RuntimeError, TypeError):  # a device or build without the fused kernel
-        return torch.optim.Adam(model.parameters(), lr=lr)
+        return torch.optim.Adam(model.parameters(), lr=lr, betas=betas)
 
 
 def lr_factor(step: int, total: int, decay: float) -> float:
