@@ -230,6 +230,23 @@ def load_calibration(name: str) -> Calibration:
                        sources, labels[0], labels[1:])
 
 
+def load_gan_check(name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """60 GAN samples of a dataset and their labels by eye (1 = accept): a source the judge was not fitted to.
+
+    Built by tools/make_gan_check.py and labelled by the rule of calibration/README.md; "mnist" uses the digits' set.
+    """
+    if name not in CALIBRATION:
+        raise ValueError(f"No GAN check set for {name!r}; there are sets for {', '.join(sorted(CALIBRATION))}.")
+    folder = resources.files("vae_helpers") / "calibration"
+    with resources.as_file(folder / f"{CALIBRATION[name]}-gan.npz") as path:
+        images = torch.from_numpy(np.load(path)["images"]).float().div(255).unsqueeze(1)
+    with resources.as_file(folder / f"{CALIBRATION[name]}-gan-labels.csv") as path, open(path, newline="") as f:
+        eye = {int(r["index"]): int(r["eye"]) for r in csv.DictReader(f)}
+    if sorted(eye) != list(range(len(images))):
+        raise ValueError(f"{CALIBRATION[name]}-gan-labels.csv must label every image 0..{len(images) - 1} exactly once.")
+    return images, torch.tensor([eye[i] for i in range(len(images))])
+
+
 def _reject_logit(log_p: torch.Tensor) -> torch.Tensor:
     """log p(some class) - log p("not a ..."), (N,), from log-probabilities (N, classes + 1)."""
     return torch.logsumexp(log_p[:, :-1], dim=1) - log_p[:, -1]
