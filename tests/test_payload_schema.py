@@ -42,3 +42,8 @@ def test_the_explorer_payload_carries_schema_and_layouts(mnist5k):
     sent = explorer.payload()
     assert sent["schema"] == payload.SCHEMA_VERSION
     assert [m["layout"]["code"] for m in sent["models"]] == ["point", "mean_logvar"]
+
+
+def test_a_model_without_encoder_says_so():
+    layout = payload.model_layout(vh.GAN(3, hidden=(8,), critic=(8,)))
+    assert layout["code"] == "none" and layout["output"] == "sigmoid" and layout["n_classes"] == 0

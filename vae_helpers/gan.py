@@ -23,6 +23,8 @@ from .training import History, _split, default_device, make_optimizer
 class GAN(nn.Module):
     """Generator z ~ N(0, I) -> image, and a discriminator image -> logit of "real"."""
 
+    output = "sigmoid"   # generator output -> displayed pixels (what the explorer's payload states)
+
     def __init__(self, latent_dim: int = 16, hidden: Sequence[int] = (400,), critic: Sequence[int] = (400,),
                  dropout: float = 0.3):
         super().__init__()
@@ -54,8 +56,8 @@ class GAN(nn.Module):
         """Re-draw every layer's initial weights from the current torch RNG state."""
         reset_layers(self)
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Generated images, pixels in [0, 1]: (B, latent_dim) -> (B, 1, 28, 28)."""
+    def decode(self, z: torch.Tensor, y=None) -> torch.Tensor:
+        """Generated images, pixels in [0, 1]: (B, latent_dim) -> (B, 1, 28, 28) (`y` is ignored: not conditional)."""
         return torch.sigmoid(self.generator(z)).reshape(len(z), *IMAGE_SHAPE)
 
     @torch.no_grad()

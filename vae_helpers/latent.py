@@ -15,11 +15,11 @@ PRIOR_RANGE = 3.0  # +-3 standard deviations hold 99.7% of the VAE prior's mass 
 
 def code_box(model: torch.nn.Module, x: torch.Tensor | None = None, margin: float = 0.05,
              codes: torch.Tensor | None = None) -> np.ndarray:
-    """Per-dimension (low, high) a slider should span: the prior's +-3 for a VAE, the codes' range for an AE.
+    """Per-dimension (low, high) a slider should span: the prior's +-3 for a VAE or a GAN, the codes' range for an AE.
 
     The AE's codes are computed from images `x`, or passed directly as `codes` (N, latent_dim).
     """
-    if isinstance(model, VAE):
+    if isinstance(model, VAE) or not hasattr(model, "encoder"):       # sampled from the prior: VAE, GAN
         return np.tile([-PRIOR_RANGE, PRIOR_RANGE], (model.latent_dim, 1))
     if x is None and codes is None:
         raise ValueError(f"A {type(model).__name__}'s codes have no known range: pass data "

@@ -99,9 +99,11 @@ def decode_numpy(layers: list[dict], z: np.ndarray, output: str = "sigmoid") -> 
 def model_layout(model: nn.Module) -> dict:
     """How the browser reads one model's networks: image shape, output transform, code layout, label slots."""
     n_classes = int(getattr(model, "n_classes", 0))
+    output = model.likelihood.output if hasattr(model, "likelihood") else model.output     # a GAN has no likelihood
+    code = "mean_logvar" if isinstance(model, VAE) else "point" if hasattr(model, "encoder") else "none"
     return {"image_shape": list(IMAGE_SHAPE),              # the decoder outputs prod(image_shape) values
-            "output": model.likelihood.output,             # decoder output -> displayed pixels (explorer.js OUTPUTS)
-            "code": "mean_logvar" if isinstance(model, VAE) else "point",   # encoder output: [mu, log s^2] or z
+            "output": output,                              # decoder output -> displayed pixels (explorer.js OUTPUTS)
+            "code": code,                                  # encoder output: [mu, log s^2], z, or no encoder (a GAN)
             "n_classes": n_classes,                        # > 0: a one-hot label follows the input of both nets
             "label_at_encoder": N_PIXELS, "label_at_decoder": int(model.latent_dim)}
 

@@ -86,6 +86,26 @@ def test_browser_draws_a_model_with_another_likelihood(open_explorer, data, tmp_
     finish(watched, "standalone-laplace")
 
 
+def test_browser_draws_a_gan_beside_a_vae(open_explorer, models, data, tmp_path):
+    """A model with no encoder (notebook 07's GAN) on the same sliders as a VAE: its generator runs in the page,
+    it gets no map and no test codes, and the page has no error."""
+    vh.set_seed(0)
+    gan = vh.GAN(2, hidden=(64,), critic=(64,))
+    gan.fit(data.subset(1000), epochs=3, progress=False)
+    page_file = vb.standalone_html(vh.latent_explorer(models[1], gan, names=["VAE", "GAN"], data=data),
+                                   tmp_path / "gan.html")
+    watched, payload = open_explorer(page_file)
+    assert [m["layout"]["code"] for m in payload["models"]] == ["mean_logvar", "none"]
+    assert payload["maps"][1] is None and "test_codes" not in payload["models"][1]
+    zs = np.random.default_rng(2).normal(size=(10, 2)).astype(np.float32)
+    js = np.array([watched.page.evaluate("([i, z]) => window.vhExplorers[0].decode(i, z)", [1, z.tolist()]) for z in zs])
+    with torch.no_grad():
+        exact = gan.decode(torch.from_numpy(zs)).reshape(10, 784).numpy()
+    print(f"GAN: max |JS - torch float32| = {np.abs(js - exact).max():.4f}")
+    assert np.abs(js - exact).max() < 0.05 and js.std(axis=0).max() > 0.05
+    finish(watched, "standalone-gan")
+
+
 def test_browser_sliders_by_keyboard_and_mouse_redraw_every_model(open_explorer, files):
     """Arrow keys move one step, PageUp/PageDown ten, Home/End to the ends, a mouse drag to where it
     lets go; after each move every model's canvas shows the decode of the new z and each map's cross

@@ -5,7 +5,7 @@
 // A plain script: it defines window.vhExplorer once, whatever the number of explorers on a page.
 (function () {
   "use strict";
-  const VERSION = 7;  // bump on every change: a page keeps the first explorer.js it ran
+  const VERSION = 8;  // bump on every change: a page keeps the first explorer.js it ran
   const SCHEMA = 1;   // the payload contract of vae_helpers/payload.py (SCHEMA_VERSION); tests keep them equal
   if (window.vhExplorer && window.vhExplorer.version === VERSION) return;
 
@@ -81,7 +81,7 @@
     if (!Object.prototype.hasOwnProperty.call(OUTPUTS, layout.output)) {
       throw new Error(`unknown decoder output ${layout.output}: this explorer.js knows ${Object.keys(OUTPUTS).join(", ")}`);
     }
-    if (layout.code !== "point" && layout.code !== "mean_logvar") throw new Error(`unknown code layout ${layout.code}`);
+    if (!["point", "mean_logvar", "none"].includes(layout.code)) throw new Error(`unknown code layout ${layout.code}`);
     const pixels = layout.image_shape.reduce((a, b) => a * b, 1);
     if (m.decoder[m.decoder.length - 1].out !== pixels) throw new Error(`decoder of ${m.name} does not output ${pixels} pixels`);
     return { nClasses: layout.n_classes, labelAtEncoder: layout.label_at_encoder, labelAtDecoder: layout.label_at_decoder,
