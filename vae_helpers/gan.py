@@ -7,7 +7,6 @@ loop here (`GAN.fit`); everything else in the series trains with `vh.fit`.
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 import torch
@@ -17,7 +16,7 @@ from torch import nn
 from .checks import N_PIXELS, as_images
 from .models import IMAGE_SHAPE, mlp, reset_layers
 from .progress import progress as progress_bar
-from .training import History, _split, default_device, make_optimizer
+from .training import History, _split, default_device, make_optimizer, stoppable
 
 
 class GAN(nn.Module):
@@ -79,9 +78,9 @@ class GAN(nn.Module):
         self.to(device)
         train = train.reshape(len(train), -1).to(device)
         opt_g, opt_d = (make_optimizer(net, lr, betas=(0.5, 0.999)) for net in (self.generator, self.discriminator))
-        history, start = History(), time.perf_counter()
+        history = History()
         bar = progress_bar(range(epochs), desc="Training GAN", unit="epoch", disable=not progress)
-        try:
+        with stoppable(self, bar, history):
             for _ in bar:
                 self.train()
                 sums = torch.zeros(2, device=device)
@@ -92,13 +91,6 @@ class GAN(nn.Module):
                 history.train_recon.append(d_loss)
                 history.train_kl.append(0.0)
                 bar.set_postfix_str(f"generator {g_loss:.2f}, discriminator {d_loss:.2f} nats", refresh=False)
-        except KeyboardInterrupt:
-            history.interrupted = True
-            print(f"Interrupted after {history.epochs} complete epoch(s); the GAN keeps its current weights.")
-        finally:
-            bar.close()
-            self.eval()
-            history.seconds = time.perf_counter() - start
         return history
 
     def _step(self, real: torch.Tensor, opt_g, opt_d) -> torch.Tensor:

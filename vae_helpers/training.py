@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import random
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field, asdict
 
 import numpy as np
@@ -150,8 +151,7 @@ def fit(model: torch.nn.Module, data, *, epochs: int, lr: float = 3e-3, lr_decay
     total_steps = epochs * -(-len(train) // batch_size)
     schedule = lambda step: lr * lr_factor(step, total_steps, lr_decay)  # noqa: E731 - the rate at each step
     bar = progress_bar(range(epochs), desc=f"Training {type(model).__name__}", unit="epoch", disable=not progress)
-    start = time.perf_counter()
-    try:
+    with stoppable(model, bar, history):
         for epoch in bar:
             last_good = {k: v.detach().clone() for k, v in model.state_dict().items()}
             per_batch = _train_epoch(model, optimizer, schedule, epoch, train, train_labels, batch_size,
@@ -163,6 +163,15 @@ def fit(model: torch.nn.Module, data, *, epochs: int, lr: float = 3e-3, lr_decay
                 t = evaluate(model, test, beta=beta, labels=test_labels)
                 _record(history, "test", (t["loss"], t["recon"], t["kl"]))
             bar.set_postfix_str(_postfix(history), refresh=False)
+    return history
+
+
+@contextmanager
+def stoppable(model: torch.nn.Module, bar, history: History):
+    """Around an epoch loop: Ctrl-C stops it cleanly (completed epochs kept); then close the bar, eval mode, seconds."""
+    start = time.perf_counter()
+    try:
+        yield
     except KeyboardInterrupt:
         history.interrupted = True
         print(f"Interrupted after {history.epochs} complete epoch(s); the model keeps its current weights.")
@@ -170,7 +179,6 @@ def fit(model: torch.nn.Module, data, *, epochs: int, lr: float = 3e-3, lr_decay
         bar.close()
         model.eval()
         history.seconds = time.perf_counter() - start
-    return history
 
 
 def _inputs(model: torch.nn.Module, data, test, epochs: int, batch_size: int) -> tuple:
