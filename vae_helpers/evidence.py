@@ -75,14 +75,14 @@ def _sample_q(mu: torch.Tensor, logvar: torch.Tensor, samples: int, generator: t
 def importance_log_evidence(log_likelihood: LogLikelihood, mu: torch.Tensor, logvar: torch.Tensor,
                             samples: int, generator: torch.Generator | None = None) -> float:
     """log p(x) ~ log mean_k p(x|h_k) p(h_k) / q(h_k|x) with h_k drawn from q = N(mu, exp(logvar))."""
-    return log_mean_exp(_log_weights(log_likelihood, mu, logvar, samples, generator)).item()
+    return log_mean_exp(importance_draws(log_likelihood, mu, logvar, samples, generator)[1]).item()
 
 
-def _log_weights(log_likelihood: LogLikelihood, mu: torch.Tensor, logvar: torch.Tensor, samples: int,
-                 generator: torch.Generator | None) -> torch.Tensor:
-    """log p(x|h_k) + log p(h_k) - log q(h_k|x) for `samples` draws h_k from q = N(mu, exp(logvar)): (samples,)."""
+def importance_draws(log_likelihood: LogLikelihood, mu: torch.Tensor, logvar: torch.Tensor, samples: int,
+                     generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Draws h_k ~ q = N(mu, exp(logvar)), (samples, d), and log-weights log p(x|h) + log p(h) - log q(h|x), (samples,)."""
     h, mu, std = _sample_q(mu, logvar, samples, generator)
-    return log_likelihood(h) + log_normal(h) - log_normal(h, mu, std)
+    return h, log_likelihood(h) + log_normal(h) - log_normal(h, mu, std)
 
 
 def elbo_estimate(log_likelihood: LogLikelihood, mu: torch.Tensor, logvar: torch.Tensor, samples: int,
@@ -181,7 +181,7 @@ def importance_weighted_bound(log_likelihood: LogLikelihood, mu: torch.Tensor, l
 
     L_1 is the ELBO; L_k grows with k towards log p(x).
     """
-    log_weights = _log_weights(log_likelihood, mu, logvar, repeats * k, generator).reshape(repeats, k)  # one batch
+    log_weights = importance_draws(log_likelihood, mu, logvar, repeats * k, generator)[1].reshape(repeats, k)  # one batch
     values = torch.logsumexp(log_weights, dim=1) - math.log(k)              # (repeats,) estimates of L_k
     return values.mean().item(), (values.std() / math.sqrt(repeats)).item() if repeats > 1 else float("nan")
 

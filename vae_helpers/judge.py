@@ -217,17 +217,22 @@ def load_calibration(name: str) -> Calibration:
     if name not in CALIBRATION:
         raise ValueError(f"No calibration set for {name!r}; there are sets for {', '.join(sorted(CALIBRATION))}.")
     stem = CALIBRATION[name]
+    arrays, labels = _labelled_set(stem)                                 # labels (3, N): final, first, second
+    return Calibration(stem, torch.from_numpy(arrays["images"]).float().div(255).unsqueeze(1),
+                       torch.from_numpy(arrays["source"]), tuple(arrays["sources"].tolist()), labels[0], labels[1:])
+
+
+def _labelled_set(stem: str) -> tuple[dict, torch.Tensor]:
+    """calibration/<stem>.npz's arrays and <stem>-labels.csv as (3, N): the final label, then the two labellings."""
     folder = resources.files("vae_helpers") / "calibration"
-    with resources.as_file(folder / f"{stem}.npz") as path:
-        arrays = np.load(path)
-        images, source, sources = arrays["images"], arrays["source"], tuple(arrays["sources"].tolist())
+    with resources.as_file(folder / f"{stem}.npz") as path, np.load(path) as npz:
+        arrays = {key: npz[key] for key in npz.files}
     with resources.as_file(folder / f"{stem}-labels.csv") as path, open(path, newline="") as f:
         rows = {int(r["index"]): (int(r["eye"]), int(r["eye_a"]), int(r["eye_b"])) for r in csv.DictReader(f)}
-    if sorted(rows) != list(range(len(images))):
-        raise ValueError(f"{stem}-labels.csv must label every image 0..{len(images) - 1} exactly once.")
-    labels = torch.tensor([rows[i] for i in range(len(images))]).T      # (3, N): final, first, second
-    return Calibration(stem, torch.from_numpy(images).float().div(255).unsqueeze(1), torch.from_numpy(source),
-                       sources, labels[0], labels[1:])
+    n = len(arrays["images"])
+    if sorted(rows) != list(range(n)):
+        raise ValueError(f"{stem}-labels.csv must label every image 0..{n - 1} exactly once.")
+    return arrays, torch.tensor([rows[i] for i in range(n)]).T
 
 
 def load_gan_check(name: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -237,14 +242,8 @@ def load_gan_check(name: str) -> tuple[torch.Tensor, torch.Tensor]:
     """
     if name not in CALIBRATION:
         raise ValueError(f"No GAN check set for {name!r}; there are sets for {', '.join(sorted(CALIBRATION))}.")
-    folder = resources.files("vae_helpers") / "calibration"
-    with resources.as_file(folder / f"{CALIBRATION[name]}-gan.npz") as path:
-        images = torch.from_numpy(np.load(path)["images"]).float().div(255).unsqueeze(1)
-    with resources.as_file(folder / f"{CALIBRATION[name]}-gan-labels.csv") as path, open(path, newline="") as f:
-        eye = {int(r["index"]): int(r["eye"]) for r in csv.DictReader(f)}
-    if sorted(eye) != list(range(len(images))):
-        raise ValueError(f"{CALIBRATION[name]}-gan-labels.csv must label every image 0..{len(images) - 1} exactly once.")
-    return images, torch.tensor([eye[i] for i in range(len(images))])
+    arrays, labels = _labelled_set(f"{CALIBRATION[name]}-gan")
+    return torch.from_numpy(arrays["images"]).float().div(255).unsqueeze(1), labels[0]
 
 
 def _reject_logit(log_p: torch.Tensor) -> torch.Tensor:

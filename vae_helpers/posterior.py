@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .evidence import LogLikelihood, log_normal
+from .evidence import LogLikelihood, importance_draws, log_normal
 from .models import IMAGE_SHAPE
 
 
@@ -49,9 +49,7 @@ def importance_posterior(log_likelihood: LogLikelihood, mean: torch.Tensor, std:
 
     With mean 0 and std 1 the proposal is the prior and w_k ~ p(x|h_k); with the encoder's mu and sigma it is q(h|x).
     """
-    mean, std = mean.reshape(1, -1).float().cpu(), std.reshape(1, -1).float().cpu()
-    h = mean + std * torch.randn(samples, mean.shape[1], generator=generator)
-    log_w = log_likelihood(h) + log_normal(h) - log_normal(h, mean, std)
+    h, log_w = importance_draws(log_likelihood, mean.float(), 2 * std.float().log(), samples, generator)
     return PosteriorSample(h, torch.softmax(log_w, dim=0), samples)
 
 
