@@ -7,7 +7,7 @@ import torch
 from torch.distributions import Normal
 
 from .checks import SIDE
-from .models import IMAGE_SHAPE, VAE, embed
+from .models import IMAGE_SHAPE, VAE, embed, has_encoder
 from .plotting import style
 
 PRIOR_RANGE = 3.0  # +-3 standard deviations hold 99.7% of the VAE prior's mass per dimension
@@ -19,7 +19,7 @@ def code_box(model: torch.nn.Module, x: torch.Tensor | None = None, margin: floa
 
     The AE's codes are computed from images `x`, or passed directly as `codes` (N, latent_dim).
     """
-    if isinstance(model, VAE) or not hasattr(model, "encoder"):       # sampled from the prior: VAE, GAN
+    if isinstance(model, VAE) or not has_encoder(model):               # sampled from the prior: VAE, GAN
         return np.tile([-PRIOR_RANGE, PRIOR_RANGE], (model.latent_dim, 1))
     if x is None and codes is None:
         raise ValueError(f"A {type(model).__name__}'s codes have no known range: pass data "

@@ -49,6 +49,11 @@ def embed(model: torch.nn.Module, x: torch.Tensor, labels: torch.Tensor | None =
                       for i in range(0, len(x), batch_size)])
 
 
+def has_encoder(model: nn.Module) -> bool:
+    """False for a model that can only be sampled (a GAN): no codes of real images, no slider range from codes."""
+    return hasattr(model, "encoder")
+
+
 def reset_layers(model: nn.Module) -> None:
     """Re-draw the initial weights of every layer inside `model` (not parameters defined on `model` itself)."""
     for module in model.modules():
@@ -115,6 +120,11 @@ class _EncoderDecoder(nn.Module):
     def device(self) -> torch.device:
         """The device the parameters live on."""
         return next(self.parameters()).device
+
+    @property
+    def output(self) -> str:
+        """How a decoder output becomes displayed pixels (the likelihood's; the explorer's payload sends it)."""
+        return self.likelihood.output
 
     def _encoder_output(self, x: torch.Tensor, y=None) -> torch.Tensor:
         # (B, 1, 28, 28) -> (B, code_factor * latent_dim)

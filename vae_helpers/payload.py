@@ -14,7 +14,7 @@ import numpy as np
 from torch import nn
 
 from .likelihoods import LIKELIHOODS
-from .models import IMAGE_SHAPE, N_PIXELS, VAE
+from .models import IMAGE_SHAPE, N_PIXELS, VAE, has_encoder
 
 # The contract between this module and vae_helpers/static/explorer.js. explorer.js declares `const SCHEMA = N`
 # and refuses a payload of another version; `check_explorer_js` (run by the tests) fails when the two numbers
@@ -99,10 +99,9 @@ def decode_numpy(layers: list[dict], z: np.ndarray, output: str = "sigmoid") -> 
 def model_layout(model: nn.Module) -> dict:
     """How the browser reads one model's networks: image shape, output transform, code layout, label slots."""
     n_classes = int(getattr(model, "n_classes", 0))
-    output = model.likelihood.output if hasattr(model, "likelihood") else model.output     # a GAN has no likelihood
-    code = "mean_logvar" if isinstance(model, VAE) else "point" if hasattr(model, "encoder") else "none"
+    code = "mean_logvar" if isinstance(model, VAE) else "point" if has_encoder(model) else "none"
     return {"image_shape": list(IMAGE_SHAPE),              # the decoder outputs prod(image_shape) values
-            "output": output,                              # decoder output -> displayed pixels (explorer.js OUTPUTS)
+            "output": model.output,                        # decoder output -> displayed pixels (explorer.js OUTPUTS)
             "code": code,                                  # encoder output: [mu, log s^2], z, or no encoder (a GAN)
             "n_classes": n_classes,                        # > 0: a one-hot label follows the input of both nets
             "label_at_encoder": N_PIXELS, "label_at_decoder": int(model.latent_dim)}

@@ -30,7 +30,7 @@ from PIL import Image as PILImage
 from .checks import SIDE
 from .latent import code_box
 from .metrics import active_units
-from .models import VAE, embed
+from .models import VAE, embed, has_encoder
 from .payload import SCHEMA_VERSION, mlp_payload, model_layout, payload_bytes
 from .display import palette_png
 from .plotting import PALETTE, label_clusters
@@ -61,12 +61,8 @@ def _shared_latent_dim(models) -> int:
 
 
 def _kind(model) -> str:
-    return "VAE" if isinstance(model, VAE) else "AE" if _has_encoder(model) else "GAN"
+    return "VAE" if isinstance(model, VAE) else "AE" if has_encoder(model) else "GAN"
 
-
-def _has_encoder(model) -> bool:
-    """False for a model that can only be sampled (a GAN): no codes of test images, no drawing pad."""
-    return hasattr(model, "encoder")
 
 
 def sprite_png(images: torch.Tensor, per_row: int = 20) -> bytes:
@@ -120,7 +116,7 @@ class LatentExplorer(anywidget.AnyWidget):
             m.eval()
         self.test_images = data.test[:N_TEST] if data is not None else None
         self.conditions = max(getattr(m, "n_classes", 0) for m in self.models)   # > 0: a class selector is shown
-        self.codes = [self._embed(m, slice(0, N_MAP)) if data is not None and _has_encoder(m) else None
+        self.codes = [self._embed(m, slice(0, N_MAP)) if data is not None and has_encoder(m) else None
                       for m in self.models]
         self.limits = self._slider_limits()
         z_models = self._start_points(start, z)
@@ -151,7 +147,7 @@ class LatentExplorer(anywidget.AnyWidget):
             return [np.zeros(self.latent_dim)] * len(self.models)
         if not 0 <= start < len(self.data.test):
             raise ValueError(f"start must be a test image index from 0 to {len(self.data.test) - 1}, got {start}.")
-        return [self._embed(m, slice(start, start + 1))[0].double().numpy() if _has_encoder(m)
+        return [self._embed(m, slice(start, start + 1))[0].double().numpy() if has_encoder(m)
                 else np.zeros(self.latent_dim) for m in self.models]
 
     def _unused_dimensions(self, model) -> list[bool]:
@@ -191,7 +187,7 @@ class LatentExplorer(anywidget.AnyWidget):
         """Put each model at its own code (AE: z, VAE: the mean) of test image `index`."""
         if self.data is None:
             raise ValueError("No data was given to the explorer, so there is no test image to encode.")
-        points = [self._embed(m, slice(index, index + 1))[0].double().tolist() if _has_encoder(m)
+        points = [self._embed(m, slice(index, index + 1))[0].double().tolist() if has_encoder(m)
                   else [float(v) for v in self.z] for m in self.models]
         self.label = int(self.data.test_labels[index])
         with self.hold_sync():                                   # one message: the page sees all three together
@@ -223,9 +219,9 @@ class LatentExplorer(anywidget.AnyWidget):
         models = []
         for i, m in enumerate(self.models):
             entry = {"name": self.names[i], "kind": _kind(m), "layout": model_layout(m), "decoder": mlp_payload(m.decoder),
-                     "encoder": mlp_payload(m.encoder) if self.draw and _has_encoder(m) else None,
+                     "encoder": mlp_payload(m.encoder) if self.draw and has_encoder(m) else None,
                      "inactive": self.inactive[i]}
-            if self.test_images is not None and _has_encoder(m):
+            if self.test_images is not None and has_encoder(m):
                 entry["test_codes"] = _b64_f32(self._embed(m, slice(0, N_TEST)))
             models.append(entry)
         payload = {"schema": SCHEMA_VERSION, "key": self.key, "latent_dim": d, "step": self.step, "limits": self.limits.tolist(),
@@ -248,7 +244,7 @@ class LatentExplorer(anywidget.AnyWidget):
     def payload_bytes(self) -> int:
         """Size of the weights this explorer puts into a page (base64 characters)."""
         return sum(payload_bytes(mlp_payload(m.decoder)) +
-                   (payload_bytes(mlp_payload(m.encoder)) if self.draw and _has_encoder(m) else 0) for m in self.models)
+                   (payload_bytes(mlp_payload(m.encoder)) if self.draw and has_encoder(m) else 0) for m in self.models)
 
     def _noun(self) -> str:
         return self.data.noun if self.data is not None else "image"
@@ -256,7 +252,7 @@ class LatentExplorer(anywidget.AnyWidget):
     def _start_note(self) -> str:
         if self.model_points and self.start is not None:
             label = self.data.class_name(self.data.test_labels[self.start])
-            none = "" if all(_has_encoder(m) for m in self.models) else " (a model without an encoder at the origin)"
+            none = "" if all(has_encoder(m) for m in self.models) else " (a model without an encoder at the origin)"
             return f"test {self._noun()} #{self.start} ({label}): each model at its own code{none}"
         return ""
 
