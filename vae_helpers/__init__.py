@@ -7,7 +7,7 @@ from .checkpoints import (CheckpointError, load_checkpoint, load_model, save_mod
                           train_or_load)
 from .checks import ImageInputError, as_images
 from .data import DATASETS, Dataset, DatasetError, binarize, epochs_for, load_dataset
-from . import claims, estimators, evidence, exercises, judge, likelihoods, metrics, plotting, posterior
+from . import claims, estimators, evidence, exercises, judge, likelihoods, metrics, plotting, posterior, threads
 from .display import alt, describe_figure, notebook_setup
 from .gan import GAN
 from .judge import RealismJudge, realism_judge
@@ -18,6 +18,7 @@ from .models import (VAE, Autoencoder, ConditionalVAE, LabelRegressor, build_mod
                      reparameterize)
 from .plotting import (draw_gaussians, plot_codes_on_a_line, plot_encode_decode, plot_history, plot_latent,
                        plot_reconstructions, show_images)
+from .threads import set_threads
 from .training import History, default_device, evaluate, fit, set_seed
 from .widgets import LatentExplorer, latent_explorer
 

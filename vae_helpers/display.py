@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from .plotting import STYLE
+from .threads import adapt as adapt_threads
 
 
 def alt(fig: Figure, text: str) -> Figure:
@@ -91,7 +92,8 @@ def figure_html(fig: Figure) -> str:
 
 
 def notebook_setup() -> None:
-    """In a notebook: projector-sized figure text, and every figure shown as an <img> with a text alternative."""
+    """In a notebook: projector-sized figure text, every figure shown as an <img> with a text alternative, and
+    torch's thread count set by the load-aware policy of threads.py (a 0.2 s look at the machine's load)."""
     try:
         from IPython import get_ipython
     except ImportError:  # pragma: no cover - IPython comes with every Jupyter install
@@ -102,6 +104,7 @@ def notebook_setup() -> None:
         # figure formatter (and some rcParams), which would undo what follows if it happened later.
         plt.switch_backend(plt.get_backend())
     plt.rcParams.update(STYLE)
+    adapt_threads(wait=0.2)
     if shell is None:
         return
     formatters = shell.display_formatter.formatters

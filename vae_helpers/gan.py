@@ -17,6 +17,7 @@ from .checks import N_PIXELS, as_images
 from .models import IMAGE_SHAPE, mlp, reset_layers
 from .progress import progress as progress_bar
 from .training import History, _split, default_device, make_optimizer, stoppable
+from .threads import adapt as adapt_threads
 
 
 class GAN(nn.Module):
@@ -82,6 +83,7 @@ class GAN(nn.Module):
         bar = progress_bar(range(epochs), desc="Training GAN", unit="epoch", disable=not progress)
         with stoppable(self, bar, history):
             for _ in bar:
+                adapt_threads()
                 self.train()
                 sums = torch.zeros(2, device=device)
                 for idx in torch.randperm(len(train), device=device).split(batch_size):

@@ -12,6 +12,7 @@ import torch
 from .checks import as_images
 from .losses import model_loss
 from .progress import progress as progress_bar
+from .threads import adapt as adapt_threads
 
 
 def set_seed(seed: int) -> None:
@@ -208,6 +209,8 @@ def _train_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, sched
     steps = -(-len(train) // batch_size)
     per_batch = torch.zeros(steps, 3, device=train.device)  # on the device: no sync per batch
     for b, idx in enumerate(torch.randperm(len(train), device=train.device).split(batch_size)):
+        if b % 16 == 0:
+            adapt_threads()  # fewer torch threads while other processes hold cores (threads.py); ~50 us
         for group in optimizer.param_groups:
             group["lr"] = schedule(epoch * steps + b)
         xb = torch.bernoulli(train[idx]) if binarize else train[idx]

@@ -1,0 +1,103 @@
+"""How many CPU threads torch uses: all the free cores when the machine is quiet, fewer when it is not.
+
+Why: torch's parallel regions end in a barrier, and its OpenMP threads spin while they wait. When another
+process holds one of the cores, the thread that was descheduled there holds up every step, and training
+on 2 threads ran 3-10x slower than on 1 (benchmarks/RESULTS.md, "Thread policy"). Alone, 2 threads were
+1.2-1.9x faster than 1. So the policy ("auto") counts the cores this process may use (affinity mask and
+cgroup CPU quota), subtracts the cores other processes kept busy, and gives torch the rest (at least 1).
+`fit` asks again every 16 minibatches (at most every 0.25 s), from the CPU time the machine and this process used since the last
+look, so a browser, a second kernel or a classmate's job that starts mid-training is noticed.
+
+Override with `set_threads(n)` or the environment variable VAE_HELPERS_THREADS=n ("auto" restores the
+policy). Linux only (it reads /proc/stat); elsewhere torch keeps its own default.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from pathlib import Path
+
+import torch
+
+ENV_VAR = "VAE_HELPERS_THREADS"
+BUSY_CORE = 0.3     # cores of others' load that count as one busy core: a competitor squeezed by our spinning
+MIN_WINDOW = 0.25   # seconds: /proc/stat counts in 10 ms ticks, so much shorter windows are mostly rounding
+
+_setting: int | str | None = None   # set_threads' value; None: the environment variable, else "auto"
+_last: tuple[float, float, float] | None = None   # (wall s, machine busy core-s, own CPU s) at the last look
+
+
+def set_threads(n: int | str = "auto") -> int:
+    """Fix torch's thread count to `n` (>= 1), or "auto" for the load-aware policy; returns the count now used."""
+    global _setting
+    if n != "auto" and not (isinstance(n, int) and n >= 1):
+        raise ValueError(f'set_threads takes a whole number of threads >= 1 or "auto", not {n!r}.')
+    _setting = n
+    return adapt(wait=0.2)
+
+
+def usable_cores() -> int:
+    """Cores this process may run on: its affinity mask, capped by a cgroup CPU quota (as on a JupyterHub)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return cores
+
+
+def _sample() -> tuple[float, float, float] | None:
+    """(wall s, busy core-seconds of this process's cores since boot, this process's CPU s); None off Linux."""
+    try:
+        lines = Path("/proc/stat").read_text().splitlines()
+    except OSError:
+        return None
+    mine = {f"cpu{i}" for i in (os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else ())}
+    busy = 0
+    for line in lines:
+        name, *ticks = line.split()
+        if name in mine:   # user nice system idle iowait irq softirq steal ...: all but idle and iowait
+            values = [int(t) for t in ticks[:8]]
+            busy += sum(values) - values[3] - values[4]
+    times = os.times()
+    return time.perf_counter(), busy / os.sysconf("SC_CLK_TCK"), times.user + times.system
+
+
+def busy_elsewhere(wait: float = 0.0) -> float | None:
+    """Cores kept busy by other processes since the last look (or over `wait` s); None if unknown or too soon."""
+    global _last
+    if _last is None or wait:
+        _last = _sample()
+        time.sleep(wait)
+    now = _sample()
+    if now is None or _last is None or now[0] - _last[0] < min(MIN_WINDOW, wait or MIN_WINDOW):
+        return None
+    (t0, busy0, own0), (t1, busy1, own1) = _last, now
+    _last = now
+    return max(0.0, (busy1 - busy0) - (own1 - own0)) / (t1 - t0)
+
+
+def chosen_threads(others: float, cores: int) -> int:
+    """The policy: one thread per usable core not kept busy by others (others >= BUSY_CORE counts as one)."""
+    return max(1, cores - math.floor(others + 1 - BUSY_CORE))
+
+
+def adapt(wait: float = 0.0) -> int:
+    """Apply the policy now (after a `wait`-second look, or from the load since the last look); returns the count."""
+    setting = _setting if _setting is not None else os.environ.get(ENV_VAR, "auto")
+    if setting != "auto":
+        try:
+            n = int(setting)
+        except ValueError:
+            raise ValueError(f'{ENV_VAR} must be a whole number of threads or "auto", not {setting!r}.') from None
+        torch.set_num_threads(max(1, n))
+        return torch.get_num_threads()
+    others = busy_elsewhere(wait)
+    if others is not None:
+        n = chosen_threads(others, usable_cores())
+        if n != torch.get_num_threads():
+            torch.set_num_threads(n)
+    return torch.get_num_threads()
