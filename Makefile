@@ -8,7 +8,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install notebooks test test-full checks checks-full lab notebook bench clean site slides student wheelhouse
+.PHONY: install notebooks test test-full checks checks-full lab notebook bench clean site slides student wheelhouse \
+        class-cache hub hub-test
 
 install: $(STAMP)
 
@@ -54,6 +55,26 @@ bench: $(STAMP)
 	$(PY) benchmarks/notebook_times.py
 	$(PY) benchmarks/notebook_times.py --threads 1
 	$(PY) benchmarks/growth.py
+
+# A class on JupyterHub (README, "Teaching a class on JupyterHub"). class-cache: the teacher trains every model
+# once into SHARED_CACHE, then makes it read-only. hub: a hub on 127.0.0.1:8000 to try (HUB_PASSWORD required).
+# hub-test: N simulated learners (LEARNERS, default 8) log in and run notebook 02 at once, with and without the
+# shared cache; it stops every process it started and ends with "hub: N learners, N finished, ...".
+SHARED_CACHE ?= /srv/vae-models
+LEARNERS ?= 8
+class-cache: $(STAMP)
+	$(PY) tools/execute_notebooks.py --cache $(SHARED_CACHE)
+	chmod -R a+rX,a-w $(SHARED_CACHE)
+
+hub: $(STAMP)
+	@test -n "$(HUB_PASSWORD)" || { echo "set HUB_PASSWORD=... (the class password of the test authenticator)"; exit 2; }
+	$(PY) -c "import sys; sys.path.insert(0, 'tools'); import vendor; vendor.ensure_node_modules()"
+	mkdir -p $${HUB_ROOT:-.cache/hub}
+	cd $${HUB_ROOT:-.cache/hub} && HUB_ROOT=$$PWD VAE_HELPERS_SHARED_CACHE=$${VAE_HELPERS_SHARED_CACHE:-$(SHARED_CACHE)} \
+		PATH=$(abspath $(VENV))/bin:$$PATH $(abspath $(VENV))/bin/jupyterhub -f $(CURDIR)/hub/jupyterhub_config.py
+
+hub-test: $(STAMP)
+	$(PY) tools/hub_test.py --learners $(LEARNERS)
 
 # Built from the stored notebooks (git-ignored folders): the offline course website (site/index.html), a reveal.js
 # deck per notebook (slides/index.html), the learners' notebooks without solutions (student/). site and slides

@@ -105,3 +105,33 @@ def test_cache_key_changes_with_any_setting(mnist5k):
     assert base != ckpt.cache_key(model, mnist5k, {"epochs": 5, "seed": 0, "beta": 2.0})
     assert base != ckpt.cache_key(vh.VAE(3), mnist5k, {"epochs": 5, "seed": 0})
     assert base.startswith("vae-z2-")
+
+
+def test_a_shared_cache_is_read_beneath_the_learners_own(tmp_path, monkeypatch, capsys):
+    """The teacher's read-only cache serves a learner whose own cache is empty; nothing is written to it."""
+    small = vh.load_dataset()
+    small.train, small.test = small.train[:300], small.test[:100]
+    shared, own = tmp_path / "shared", tmp_path / "own"
+    monkeypatch.setenv(ckpt.CACHE_ENV_VAR, str(shared))           # the teacher fills it
+    teacher = vh.VAE(2, hidden=(32,))
+    vh.train_or_load(teacher, small, epochs=1, seed=3, progress=False)
+    before = sorted(p.name for p in shared.iterdir())
+    monkeypatch.setenv(ckpt.CACHE_ENV_VAR, str(own))              # a learner
+    monkeypatch.setenv(ckpt.SHARED_ENV_VAR, f"{tmp_path / 'missing'}{__import__('os').pathsep}{shared}")
+    monkeypatch.setattr(ckpt, "fit", lambda *a, **k: pytest.fail("the shared cache has this model"))
+    learner = vh.VAE(2, hidden=(32,))
+    vh.train_or_load(learner, small, epochs=1, seed=3, progress=False)
+    assert "Loaded VAE from the shared cache" in capsys.readouterr().out
+    assert all(torch.equal(a, b) for a, b in zip(teacher.parameters(), learner.parameters()))
+    assert sorted(p.name for p in shared.iterdir()) == before and not own.exists()
+
+
+def test_an_unwritable_cache_costs_the_saved_copy_not_the_run(tmp_path, monkeypatch, capsys):
+    small = vh.load_dataset()
+    small.train, small.test = small.train[:300], small.test[:100]
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")                               # mkdir under a file fails, even for root
+    monkeypatch.setenv(ckpt.CACHE_ENV_VAR, str(blocker / "models"))
+    history = vh.train_or_load(vh.VAE(2, hidden=(32,)), small, epochs=1, seed=3, progress=False)
+    assert history.epochs == 1
+    assert "Could not save the model to the cache" in capsys.readouterr().out

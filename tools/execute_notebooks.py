@@ -1,6 +1,6 @@
 """Execute every notebook from its text source and store the outputs readers see; report each run time.
 
-Usage: python tools/execute_notebooks.py [--reuse-cache] [--dataset NAME] [notebooks/NN_name.md ...]
+Usage: python tools/execute_notebooks.py [--reuse-cache | --cache DIR] [--dataset NAME] [notebooks/NN_name.md ...]
 
 The reviewable source of each notebook is notebooks/NN_name.md (MyST markdown, paired by jupytext);
 this command builds notebooks/NN_name.ipynb from it, runs it top to bottom and writes it with its
@@ -10,6 +10,8 @@ and leaves that file untouched, so a failed run never stores an error output.
 The models are trained into a fresh, temporary cache shared by the notebooks of this run, so the
 stored outputs show what a first-time reader sees (training, then reuse by later notebooks).
 --reuse-cache uses your usual model cache instead (faster; outputs then say "Loaded ... from cache").
+--cache DIR trains into DIR and stores nothing: how a teacher fills a class's shared model cache
+(`make class-cache`), which learners' kernels then read through $VAE_HELPERS_SHARED_CACHE.
 --dataset NAME runs copies with DATASET = NAME in their setup cell, in a temporary folder, and
 stores nothing: the way to check the series on "mnist" or "fashion-mnist".
 """
@@ -94,10 +96,11 @@ def keep_failed(nb: nbformat.NotebookNode, source: Path, dataset: str | None) ->
     return path
 
 
-def run(paths: list[Path], dataset: str | None) -> int:
+def run(paths: list[Path], dataset: str | None, store: bool = True) -> int:
     """Execute each notebook in order, store it (default dataset only) and print the time each took."""
     total, failed_any = 0.0, False
-    scratch = Path(tempfile.mkdtemp(prefix="vae_helpers_run_")) if dataset else None
+    store = store and dataset is None
+    scratch = None if store else Path(tempfile.mkdtemp(prefix="vae_helpers_run_"))
     for source in paths:
         print(f"executing {source.stem} {'on ' + dataset if dataset else ''}...", flush=True)
         nb = build(source, dataset)
@@ -118,7 +121,7 @@ def run(paths: list[Path], dataset: str | None) -> int:
                   flush=True)
             failed_any = True
         total += seconds
-        if dataset is None:
+        if store:
             nbformat.write(nb, source.with_suffix(".ipynb"))
         print(f"  {seconds:5.1f} s", flush=True)
     if scratch is not None:
@@ -131,9 +134,14 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*")
     parser.add_argument("--reuse-cache", action="store_true", help="use the usual model cache")
+    parser.add_argument("--cache", type=Path, help="train into this model cache (a class's shared one); stores nothing")
     parser.add_argument("--dataset", help='run on another dataset ("mnist", "fashion-mnist"); stores nothing')
     args = parser.parse_args(argv)
     paths = sources(args.notebooks)
+    if args.cache:
+        args.cache.mkdir(parents=True, exist_ok=True)
+        os.environ["VAE_HELPERS_CACHE_DIR"] = str(args.cache.resolve())
+        return run(paths, args.dataset, store=False)
     if args.reuse_cache:
         return run(paths, args.dataset)
     with tempfile.TemporaryDirectory(prefix="vae_helpers_models_") as cache:

@@ -27,8 +27,9 @@ def ensure_node_modules() -> Path:
         npm = shutil.which("npm")
         if npm is None:
             raise SystemExit("npm not found: install Node.js and npm (`apt-get install nodejs npm`), then rerun; "
-                             "the site and slides bundle MathJax and reveal.js from the npm registry")
-        print("npm ci (MathJax and reveal.js, pinned in package-lock.json)", flush=True)
+                             "the site and slides bundle MathJax and reveal.js, and the class hub runs "
+                             "configurable-http-proxy, from the npm registry")
+        print("npm ci (MathJax, reveal.js, configurable-http-proxy: pinned in package-lock.json)", flush=True)
         subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts"], cwd=ROOT, check=True)
         stamp.touch()
     return NODE_MODULES

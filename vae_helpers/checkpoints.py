@@ -14,6 +14,7 @@ from .training import History, fit, set_seed
 
 FORMAT = "vae_helpers/1"
 CACHE_ENV_VAR = "VAE_HELPERS_CACHE_DIR"
+SHARED_ENV_VAR = "VAE_HELPERS_SHARED_CACHE"   # read-only caches filled by a teacher (os.pathsep-separated)
 # Bumped whenever `fit`'s defaults change what a given call trains (optimizer, schedule, precision),
 # so a cache never returns a model trained by an older recipe.
 RECIPE = "adam-fused/lr-decay-0.6/bf16-auto/2"
@@ -85,6 +86,20 @@ def model_cache_dir() -> Path:
     return Path(pooch.os_cache("vae_helpers")) / "models"
 
 
+def shared_cache_dirs() -> list[Path]:
+    """Read-only model caches to load from when the learner's own has no copy: $VAE_HELPERS_SHARED_CACHE."""
+    return [Path(d) for d in os.environ.get(SHARED_ENV_VAR, "").split(os.pathsep) if d]
+
+
+def _find_cached(name: str, folders: list[Path], module: torch.nn.Module) -> tuple[dict | None, Path]:
+    """The first usable checkpoint `name` in `folders`, in order: (payload, its path), else (None, None)."""
+    for folder in folders:
+        payload = load_cached(folder / name, module)
+        if payload is not None and payload.get("history") is not None:
+            return payload, folder / name
+    return None, None
+
+
 def _fingerprint(tensor: torch.Tensor) -> str:
     return hashlib.sha256(tensor.detach().cpu().contiguous().numpy().tobytes()).hexdigest()[:16]
 
@@ -133,13 +148,18 @@ def train_or_load(model: torch.nn.Module, data, *, epochs: int, seed: int = 0,
 
     The cache key covers the architecture, the training data, `epochs`, `seed` and every
     `fit` keyword, so a changed setting trains afresh. A model with its own `fit` method trains with it. An interrupted or stopped run is not cached.
+    Without `cache_dir`, a model missing from the learner's own cache is looked for in the read-only shared
+    caches of $VAE_HELPERS_SHARED_CACHE (a class's, filled once by the teacher); what trains is saved to the
+    learner's own cache, and a cache that cannot be written costs the saved copy, never the run.
     """
     settings = {"epochs": epochs, "seed": seed,
                 **{k: v for k, v in fit_kwargs.items() if k not in ("progress", "device")}}
-    path = Path(cache_dir or model_cache_dir()) / f"{cache_key(model, data, settings)}.pt"
-    payload = None if retrain else load_cached(path, model)
-    if payload is not None and payload.get("history") is not None:
-        print(f"Loaded {type(model).__name__} from cache ({path.name}); retrain=True trains again.")
+    name, own = f"{cache_key(model, data, settings)}.pt", Path(cache_dir or model_cache_dir())
+    folders = [own] if cache_dir is not None else [own, *shared_cache_dirs()]
+    payload, path = (None, None) if retrain else _find_cached(name, folders, model)
+    if payload is not None:
+        where = "cache" if path.parent == own else "the shared cache"
+        print(f"Loaded {type(model).__name__} from {where} ({path.name}); retrain=True trains again.")
         return History(**payload["history"])
     set_seed(seed)
     reset_parameters(model)
@@ -148,5 +168,9 @@ def train_or_load(model: torch.nn.Module, data, *, epochs: int, seed: int = 0,
     else:
         history = fit(model, data, epochs=epochs, **fit_kwargs)
     if not (history.interrupted or history.stopped):
-        save_model(model.cpu(), path, history=history, meta={"settings": settings})
+        try:
+            save_model(model.cpu(), own / name, history=history, meta={"settings": settings})
+        except OSError as err:   # a read-only or full disk: the trained model is still here, only not kept
+            print(f"Could not save the model to the cache ({err.strerror or err}); it is kept for this session "
+                  f"only. Set {CACHE_ENV_VAR} to a writable folder to keep models between sessions.")
     return history

@@ -1,0 +1,56 @@
+"""JupyterHub for a class on one server: the series' environment, a shared read-only model cache, local spawner.
+
+Started by `make hub` (try it) and `make hub-test` (the load test), which set the environment variables below;
+on a real server set them yourself (see the README, "Teaching a class on JupyterHub"). Everything listens on
+127.0.0.1 unless HUB_IP says otherwise: put TLS (a reverse proxy) in front before opening it to a network.
+
+HUB_ROOT           folder for the hub's state (database, cookie secret) and, by default, the learners' homes
+HUB_PORT           the public port of the proxy (default 8000)
+HUB_PASSWORD       the one class password of the test authenticator (a real class uses its university's
+                   login instead: an OAuthenticator or LTI authenticator, same config otherwise)
+VAE_HELPERS_SHARED_CACHE  the read-only model cache the teacher filled (`make class-cache`), passed to every
+                   learner's kernel; each learner also has a writable cache in their home, layered on top
+"""
+import os
+import sys
+from pathlib import Path
+
+c = get_config()  # noqa: F821 - provided by JupyterHub when it loads this file
+
+ROOT = Path(os.environ.get("HUB_ROOT", "/srv/vae-hub")).resolve()
+REPO = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent   # the hub runs in the series' own environment, so do the learners
+
+# Where to listen: the proxy on HUB_IP:HUB_PORT, the hub and its API on loopback only.
+c.JupyterHub.ip = os.environ.get("HUB_IP", "127.0.0.1")
+c.JupyterHub.port = int(os.environ.get("HUB_PORT", "8000"))
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = int(os.environ.get("HUB_API_PORT", "8081"))
+c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{int(os.environ.get('HUB_PROXY_API_PORT', '8001'))}"
+c.ConfigurableHTTPProxy.command = [str(REPO / "node_modules" / ".bin" / "configurable-http-proxy")]
+c.JupyterHub.db_url = f"sqlite:///{ROOT / 'jupyterhub.sqlite'}"
+c.JupyterHub.cookie_secret_file = str(ROOT / "jupyterhub_cookie_secret")
+c.JupyterHub.pid_file = str(ROOT / "jupyterhub.pid")
+c.JupyterHub.cleanup_servers = True       # stopping the hub stops every learner's server
+c.JupyterHub.cleanup_proxy = True
+
+# Who may log in: the test authenticator (any user name, one shared password).
+c.JupyterHub.authenticator_class = "dummy"
+c.DummyAuthenticator.password = os.environ.get("HUB_PASSWORD", "")
+c.Authenticator.allow_all = True
+
+# One single-user Jupyter server per learner, as a local process with its own home folder.
+c.JupyterHub.spawner_class = "simple"
+c.SimpleLocalProcessSpawner.home_dir_template = str(ROOT / "home" / "{username}")
+c.Spawner.cmd = [str(VENV_BIN / "jupyterhub-singleuser")]
+c.Spawner.default_url = "/lab"
+c.Spawner.start_timeout = 120
+c.Spawner.http_timeout = 120
+c.Spawner.environment = {
+    # each learner's own writable cache, in their home; the class's shared one read-only beneath it
+    "VAE_HELPERS_CACHE_DIR": lambda spawner: str(ROOT / "home" / spawner.user.name / ".cache" / "vae_helpers"),
+    "VAE_HELPERS_SHARED_CACHE": os.environ.get("VAE_HELPERS_SHARED_CACHE", ""),
+    "MPLCONFIGDIR": lambda spawner: str(ROOT / "home" / spawner.user.name / ".config" / "matplotlib"),
+}
+# Idle kernels hold memory: the server culls them after 20 minutes, and itself after an hour.
+c.Spawner.args = ["--MappingKernelManager.cull_idle_timeout=1200", "--ServerApp.shutdown_no_activity_timeout=3600"]

@@ -1,0 +1,338 @@
+"""A class on a JupyterHub, simulated: N learners log in through the proxy and run one notebook at the same time.
+
+Usage: python tools/hub_test.py [--learners 8] [--notebook 02] [--phases shared,own] [--out F]
+
+What it does, with nothing but this repository (hub/jupyterhub_config.py) and 127.0.0.1:
+1. The teacher fills a shared model cache once: the notebook runs with VAE_HELPERS_CACHE_DIR set to it
+   (what `make class-cache` does for the whole series).
+2. For each phase, a JupyterHub starts (its configurable-http-proxy from node_modules, the local spawner, the
+   test authenticator). "shared": learners' kernels see the shared cache beneath their own; "own": they do not,
+   so every learner trains.
+3. Every learner, in its own thread: logs in through the proxy (the login form, as a browser would), asks the
+   hub for an API token, starts its server, pulls the course with nbgitpuller (a `git-pull` link onto this
+   repository's committed state), opens a session on the notebook and runs its code cells one by one over the
+   kernel's websocket. Then the kernel reports its peak memory (ru_maxrss) and the server is stopped.
+4. The hub stops; every process it started is looked for (by the hub's folder in its command line or
+   environment) and any survivor is reported and killed.
+Ends with: `hub: N learners, N finished, slowest S s, peak memory per kernel M MB` (the shared phase).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import nbformat
+import requests
+import websocket
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+PASSWORD = "class-of-" + uuid.uuid4().hex[:8]
+CELL_TIMEOUT = 900   # seconds for one cell (a whole class training at once on 2 cores is slow, not stuck)
+PEAK = "import resource; print('peak_rss_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+
+
+@dataclass
+class Learner:
+    """One simulated learner: timings in seconds, the kernel's peak memory in MB, and what failed."""
+
+    name: str
+    login: float = 0.0      # log in, token, server started
+    pull: float = 0.0       # nbgitpuller
+    run: float = 0.0        # the notebook's code cells, through the kernel
+    peak_mb: float = 0.0
+    error: str = ""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fill_shared_cache(notebook: Path, cache: Path) -> float:
+    """The teacher's step: run the notebook once into `cache`; seconds taken."""
+    from nbclient import NotebookClient
+    nb = nbformat.read(notebook, as_version=4)
+    os.environ["VAE_HELPERS_CACHE_DIR"] = str(cache)
+    start = time.perf_counter()
+    try:
+        NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
+                       resources={"metadata": {"path": str(notebook.parent)}}).execute()
+    finally:
+        os.environ.pop("VAE_HELPERS_CACHE_DIR", None)
+    return time.perf_counter() - start
+
+
+class Hub:
+    """A JupyterHub process (and what it starts) on free loopback ports, stopped by its process id."""
+
+    def __init__(self, folder: Path, shared_cache: Path | None):
+        self.folder, self.port = folder, free_port()
+        folder.mkdir(parents=True)
+        env = {**os.environ, "HUB_ROOT": str(folder), "HUB_PORT": str(self.port), "HUB_PASSWORD": PASSWORD,
+               "HUB_API_PORT": str(free_port()), "HUB_PROXY_API_PORT": str(free_port()),
+               "VAE_HELPERS_SHARED_CACHE": str(shared_cache or ""), "PATH": f"{VENV_BIN}{os.pathsep}"
+               + os.environ.get("PATH", "")}
+        env.pop("VAE_HELPERS_CACHE_DIR", None)
+        self.log = open(folder / "hub.log", "w")
+        self.proc = subprocess.Popen([str(VENV_BIN / "jupyterhub"), "-f", str(ROOT / "hub" / "jupyterhub_config.py")],
+                                     cwd=folder, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"jupyterhub exited ({self.proc.returncode}); see {self.folder / 'hub.log'}:\n"
+                                   + (self.folder / "hub.log").read_text()[-2000:])
+            try:
+                if requests.get(f"{self.url}/hub/api/", timeout=2).ok:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"jupyterhub did not answer on {self.url} within {timeout} s")
+
+    def stop(self) -> list[str]:
+        """SIGTERM the hub (it stops the servers and the proxy), then kill any survivor; returns the survivors."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.log.close()
+        survivors = []
+        for pid, cmd in processes_mentioning(str(self.folder)):
+            survivors.append(f"{pid} {cmd[:80]}")
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        return survivors
+
+
+def processes_mentioning(text: str) -> list[tuple[int, str]]:
+    """(pid, command line) of every process whose command line or environment contains `text`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            env = (entry / "environ").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmd or text in env:
+            found.append((int(entry.name), cmd))
+    return found
+
+
+def login(hub: Hub, name: str) -> tuple[requests.Session, str]:
+    """Log in through the proxy's login form; return the browser-like session and a new API token."""
+    s = requests.Session()
+    s.get(f"{hub.url}/hub/login", timeout=30).raise_for_status()
+    xsrf = s.cookies.get("_xsrf", path="/hub/")
+    r = s.post(f"{hub.url}/hub/login?next=", data={"username": name, "password": PASSWORD, "_xsrf": xsrf},
+               allow_redirects=False, timeout=30)
+    if r.status_code != 302:
+        raise RuntimeError(f"login failed with HTTP {r.status_code}")
+    r = s.post(f"{hub.url}/hub/api/users/{name}/tokens", json={"note": "load test", "expires_in": 3600},
+               headers={"X-XSRFToken": xsrf}, timeout=30)
+    r.raise_for_status()
+    return s, r.json()["token"]
+
+
+def start_server(hub: Hub, name: str, token: str, timeout: float = 180) -> None:
+    """Ask the hub for the learner's server and wait until it is ready."""
+    head = {"Authorization": f"token {token}"}
+    r = requests.post(f"{hub.url}/hub/api/users/{name}/server", headers=head, timeout=30)
+    if r.status_code not in (201, 202, 400):   # 400: already running
+        raise RuntimeError(f"starting the server: HTTP {r.status_code} {r.text[:200]}")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        user = requests.get(f"{hub.url}/hub/api/users/{name}", headers=head, timeout=30).json()
+        server = user.get("servers", {}).get("", {})
+        if server.get("ready"):
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"the server of {name} was not ready within {timeout} s")
+
+
+def pull_course(hub: Hub, name: str, token: str) -> None:
+    """nbgitpuller, as the README's link does it: clone the course into the learner's home."""
+    branch = subprocess.run(["git", "rev-parse", "--abbrev-ref", "HEAD"], cwd=ROOT, capture_output=True,
+                            text=True, check=True).stdout.strip()
+    url = (f"{hub.url}/user/{name}/git-pull/api?repo={quote(ROOT.as_uri(), safe='')}&branch={branch}"
+           f"&targetpath=vae-course&depth=1")
+    with requests.get(url, headers={"Authorization": f"token {token}"}, stream=True, timeout=300) as r:
+        r.raise_for_status()
+        events = [json.loads(line[6:]) for line in r.iter_lines(decode_unicode=True) if line.startswith("data: ")]
+    if not events or events[-1].get("phase") != "finished":
+        raise RuntimeError(f"nbgitpuller: {events[-1] if events else 'no answer'}")
+
+
+def run_notebook(hub: Hub, name: str, token: str, path: str) -> float:
+    """Open a session on `path` (relative to the learner's home), run its code cells; the kernel's peak MB."""
+    head = {"Authorization": f"token {token}"}
+    base = f"{hub.url}/user/{name}/api"
+    r = requests.post(f"{base}/sessions", headers=head, timeout=60,
+                      json={"path": path, "type": "notebook", "name": Path(path).name, "kernel": {"name": "python3"}})
+    r.raise_for_status()
+    kernel = r.json()["kernel"]["id"]
+    ws = websocket.create_connection(f"ws://127.0.0.1:{hub.port}/user/{name}/api/kernels/{kernel}/channels",
+                                     header=[f"Authorization: token {token}"], timeout=CELL_TIMEOUT)
+    try:
+        session = uuid.uuid4().hex
+        cells = [c.source for c in nbformat.read(Path(hub.folder / "home" / name / path), 4).cells
+                 if c.cell_type == "code"]
+        out = ""
+        for i, source in enumerate([*cells, PEAK]):
+            out = execute(ws, session, source, f"cell {i + 1} of {len(cells)}")
+        return int(re.search(r"peak_rss_kb (\d+)", out).group(1)) / 1024
+    finally:
+        ws.close()
+        requests.delete(f"{base}/sessions/{r.json()['id']}", headers=head, timeout=60)
+
+
+def execute(ws, session: str, code: str, where: str) -> str:
+    """Send one execute_request; wait for its reply and idle; return its stdout (raise on an error)."""
+    msg_id = uuid.uuid4().hex
+    ws.send(json.dumps({"header": {"msg_id": msg_id, "msg_type": "execute_request", "session": session,
+                                   "username": "learner", "version": "5.3", "date": ""},
+                        "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+                        "content": {"code": code, "silent": False, "store_history": True, "user_expressions": {},
+                                    "allow_stdin": False, "stop_on_error": True}}))
+    stdout, reply, idle = [], None, False
+    while reply is None or not idle:
+        msg = json.loads(ws.recv())
+        if msg.get("parent_header", {}).get("msg_id") != msg_id:
+            continue
+        kind = msg["header"]["msg_type"]
+        if kind == "stream" and msg["content"]["name"] == "stdout":
+            stdout.append(msg["content"]["text"])
+        elif kind == "execute_reply":
+            reply = msg["content"]
+        elif kind == "status" and msg["content"]["execution_state"] == "idle":
+            idle = True
+    if reply["status"] != "ok":
+        raise RuntimeError(f"{where}: {reply.get('ename')}: {str(reply.get('evalue'))[:200]}")
+    return "".join(stdout)
+
+
+def learner_run(hub: Hub, learner: Learner, notebook_path: str, start_gate: threading.Barrier) -> None:
+    """Everything one learner does; failures are recorded, never raised."""
+    try:
+        t = time.perf_counter()
+        _, token = login(hub, learner.name)
+        start_server(hub, learner.name, token)
+        learner.login = time.perf_counter() - t
+        t = time.perf_counter()
+        pull_course(hub, learner.name, token)
+        learner.pull = time.perf_counter() - t
+        start_gate.wait(timeout=600)   # the class starts the notebook together
+        t = time.perf_counter()
+        learner.peak_mb = run_notebook(hub, learner.name, token, notebook_path)
+        learner.run = time.perf_counter() - t
+        requests.delete(f"{hub.url}/hub/api/users/{learner.name}/server",
+                        headers={"Authorization": f"token {token}"}, timeout=60)
+    except Exception as err:  # noqa: BLE001 - a failed learner is a measurement, reported below
+        learner.error = f"{type(err).__name__}: {err}"
+        start_gate.abort()
+
+
+def phase(folder: Path, n: int, notebook: Path, shared: Path | None) -> tuple[list[Learner], list[str], float]:
+    """Start a hub, run `n` learners at once, stop it; (learners, surviving processes, wall seconds)."""
+    hub = Hub(folder, shared)
+    survivors: list[str] = []
+    start = time.perf_counter()
+    try:
+        learners = [Learner(f"learner{i + 1}") for i in range(n)]
+        gate = threading.Barrier(n)
+        path = f"vae-course/notebooks/{notebook.name}"
+        threads = [threading.Thread(target=learner_run, args=(hub, lr, path, gate)) for lr in learners]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        wall = time.perf_counter() - start
+        survivors = hub.stop()
+    return learners, survivors, wall
+
+
+def report(label: str, learners: list[Learner], survivors: list[str], wall: float) -> list[str]:
+    ok = [lr for lr in learners if not lr.error]
+    runs = [lr.run for lr in ok]
+    lines = [f"{label}: {len(ok)} of {len(learners)} finished in {wall:.0f} s wall"]
+    if ok:
+        lines.append(f"  notebook run per learner: median {statistics.median(runs):.1f} s, slowest {max(runs):.1f} s; "
+                     f"log in + server start median {statistics.median(lr.login for lr in ok):.1f} s; "
+                     f"nbgitpuller median {statistics.median(lr.pull for lr in ok):.1f} s; "
+                     f"peak kernel memory median {statistics.median(lr.peak_mb for lr in ok):.0f} MB, "
+                     f"largest {max(lr.peak_mb for lr in ok):.0f} MB")
+    lines += [f"  FAILED {lr.name}: {lr.error}" for lr in learners if lr.error]
+    lines += [f"  process left running (killed): {s}" for s in survivors]
+    return lines
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--learners", type=int, default=8)
+    parser.add_argument("--notebook", default="02", help="number of the notebook every learner runs")
+    parser.add_argument("--phases", default="shared,own", help="shared (with the teacher's cache), own, or both")
+    parser.add_argument("--keep", action="store_true", help="keep the hub's folder (logs, homes) afterwards")
+    args = parser.parse_args(argv)
+    notebook = next((ROOT / "notebooks").glob(f"{args.notebook}_*.ipynb"))
+    sys.path.insert(0, str(ROOT / "tools"))
+    import vendor
+    vendor.ensure_node_modules()   # configurable-http-proxy, as package-lock.json pins it
+    folder = Path(tempfile.mkdtemp(prefix="vh_hub_"))
+    results, failed = {}, False
+    try:
+        shared = folder / "shared-cache"
+        if "shared" in args.phases:
+            print(f"teacher: filling the shared model cache with {notebook.name} ...", flush=True)
+            print(f"  {fill_shared_cache(notebook, shared):.1f} s", flush=True)
+        for name in args.phases.split(","):
+            print(f"phase {name!r}: {args.learners} learners log in and run {notebook.name} at once ...", flush=True)
+            results[name] = phase(folder / f"hub-{name}", args.learners, notebook,
+                                  shared if name == "shared" else None)
+            lines = report(f"with the shared cache" if name == "shared" else "each learner's own cache only",
+                           *results[name])
+            print("\n".join(lines), flush=True)
+            failed |= any(lr.error for lr in results[name][0]) or bool(results[name][1])
+    finally:
+        if not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            print(f"hub folder kept: {folder}")
+    key = "shared" if "shared" in results else next(iter(results))
+    learners = results[key][0]
+    ok = [lr for lr in learners if not lr.error]
+    print(f"hub: {len(learners)} learners, {len(ok)} finished, slowest {max((lr.run for lr in ok), default=0):.0f} s, "
+          f"peak memory per kernel {max((lr.peak_mb for lr in ok), default=0):.0f} MB")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
