@@ -151,7 +151,7 @@ def login(hub: Hub, name: str) -> tuple[requests.Session, str]:
     """Log in through the proxy's login form; return the browser-like session and a new API token."""
     s = requests.Session()
     s.get(f"{hub.url}/hub/login", timeout=30).raise_for_status()
-    xsrf = s.cookies.get("_xsrf", path="/hub/")
+    xsrf = next((c.value for c in s.cookies if c.name == "_xsrf"), None)
     r = s.post(f"{hub.url}/hub/login?next=", data={"username": name, "password": PASSWORD, "_xsrf": xsrf},
                allow_redirects=False, timeout=30)
     if r.status_code != 302:
