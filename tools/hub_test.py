@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 PASSWORD = "class-of-" + uuid.uuid4().hex[:8]
 CELL_TIMEOUT = 900   # seconds for one cell (a whole class training at once on 2 cores is slow, not stuck)
+LAST_ERROR = "import sys; print(repr(getattr(sys, 'last_value', None)))"
 PEAK = "import resource; print('peak_rss_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
 
 
@@ -56,6 +57,8 @@ class Learner:
     pull: float = 0.0       # nbgitpuller
     run: float = 0.0        # the notebook's code cells, through the kernel
     peak_mb: float = 0.0
+    reconnects: int = 0     # websocket drops survived (JupyterLab reconnects the same way)
+    trained: int = 0        # models the learner had to train (files in their own cache afterwards)
     error: str = ""
 
 
@@ -156,6 +159,7 @@ def login(hub: Hub, name: str) -> tuple[requests.Session, str]:
                allow_redirects=False, timeout=30)
     if r.status_code != 302:
         raise RuntimeError(f"login failed with HTTP {r.status_code}")
+    xsrf = next((c.value for c in s.cookies if c.name == "_xsrf"), None)   # a new one, bound to the login
     r = s.post(f"{hub.url}/hub/api/users/{name}/tokens", json={"note": "load test", "expires_in": 3600},
                headers={"X-XSRFToken": xsrf}, timeout=30)
     r.raise_for_status()
@@ -191,23 +195,38 @@ def pull_course(hub: Hub, name: str, token: str) -> None:
         raise RuntimeError(f"nbgitpuller: {events[-1] if events else 'no answer'}")
 
 
-def run_notebook(hub: Hub, name: str, token: str, path: str) -> float:
-    """Open a session on `path` (relative to the learner's home), run its code cells; the kernel's peak MB."""
+def run_notebook(hub: Hub, learner: Learner, token: str, path: str) -> float:
+    """Open a session on `path` (relative to the learner's home), run its code cells; the kernel's peak MB.
+
+    A dropped websocket is reopened, as JupyterLab does; the cell that was running is then judged by the
+    kernel's own record of the last exception (sys.last_value), and the reconnection is counted.
+    """
     head = {"Authorization": f"token {token}"}
-    base = f"{hub.url}/user/{name}/api"
+    base = f"{hub.url}/user/{learner.name}/api"
     r = requests.post(f"{base}/sessions", headers=head, timeout=60,
                       json={"path": path, "type": "notebook", "name": Path(path).name, "kernel": {"name": "python3"}})
     r.raise_for_status()
-    kernel = r.json()["kernel"]["id"]
-    ws = websocket.create_connection(f"ws://127.0.0.1:{hub.port}/user/{name}/api/kernels/{kernel}/channels",
-                                     header=[f"Authorization: token {token}"], timeout=CELL_TIMEOUT)
+    url = f"ws://127.0.0.1:{hub.port}/user/{learner.name}/api/kernels/{r.json()['kernel']['id']}/channels"
+    connect = lambda: websocket.create_connection(  # noqa: E731
+        url, header=[f"Authorization: token {token}"], timeout=CELL_TIMEOUT)
+    ws, session = connect(), uuid.uuid4().hex
     try:
-        session = uuid.uuid4().hex
-        cells = [c.source for c in nbformat.read(Path(hub.folder / "home" / name / path), 4).cells
+        cells = [c.source for c in nbformat.read(Path(hub.folder / "home" / learner.name / path), 4).cells
                  if c.cell_type == "code"]
         out = ""
         for i, source in enumerate([*cells, PEAK]):
-            out = execute(ws, session, source, f"cell {i + 1} of {len(cells)}")
+            where = f"cell {i + 1} of {len(cells)}"
+            try:
+                out = execute(ws, session, source, where)
+            except websocket.WebSocketException as err:
+                if learner.reconnects >= 3:
+                    raise RuntimeError(f"{where}: {type(err).__name__}: {err} (after 3 reconnections)") from err
+                learner.reconnects += 1
+                ws.close()
+                ws = connect()      # the kernel runs on: wait for the cell, then ask whether it raised
+                last = execute(ws, session, LAST_ERROR, where)
+                if "None" not in last:
+                    raise RuntimeError(f"{where} (websocket reconnected): {last.strip()}") from err
         return int(re.search(r"peak_rss_kb (\d+)", out).group(1)) / 1024
     finally:
         ws.close()
@@ -251,8 +270,9 @@ def learner_run(hub: Hub, learner: Learner, notebook_path: str, start_gate: thre
         learner.pull = time.perf_counter() - t
         start_gate.wait(timeout=600)   # the class starts the notebook together
         t = time.perf_counter()
-        learner.peak_mb = run_notebook(hub, learner.name, token, notebook_path)
+        learner.peak_mb = run_notebook(hub, learner, token, notebook_path)
         learner.run = time.perf_counter() - t
+        learner.trained = len(list((hub.folder / "home" / learner.name / ".cache" / "vae_helpers").glob("*.pt")))
         requests.delete(f"{hub.url}/hub/api/users/{learner.name}/server",
                         headers={"Authorization": f"token {token}"}, timeout=60)
     except Exception as err:  # noqa: BLE001 - a failed learner is a measurement, reported below
@@ -289,10 +309,26 @@ def report(label: str, learners: list[Learner], survivors: list[str], wall: floa
                      f"log in + server start median {statistics.median(lr.login for lr in ok):.1f} s; "
                      f"nbgitpuller median {statistics.median(lr.pull for lr in ok):.1f} s; "
                      f"peak kernel memory median {statistics.median(lr.peak_mb for lr in ok):.0f} MB, "
-                     f"largest {max(lr.peak_mb for lr in ok):.0f} MB")
+                     f"largest {max(lr.peak_mb for lr in ok):.0f} MB; models each learner trained: "
+                     f"{', '.join(str(lr.trained) for lr in ok)}; websocket reconnections: "
+                     f"{sum(lr.reconnects for lr in learners)}")
     lines += [f"  FAILED {lr.name}: {lr.error}" for lr in learners if lr.error]
     lines += [f"  process left running (killed): {s}" for s in survivors]
     return lines
+
+
+def sizing_table(results: dict, n: int, notebook: str) -> str:
+    """The README's sizing table (Markdown), from this run."""
+    rows = ["| model cache | learners finished | notebook run per learner, s (median / slowest) | log in + server "
+            "start, s (median) | peak memory per kernel, MB (median / largest) | models trained per learner |",
+            "|---|---|---|---|---|---|"]
+    for name, (learners, _, _) in results.items():
+        ok = [lr for lr in learners if not lr.error] or [Learner("none")]
+        rows.append(f"| {'shared (teacher filled it)' if name == 'shared' else 'own only'} | {len(ok)} of {n} | "
+                    f"{statistics.median(lr.run for lr in ok):.0f} / {max(lr.run for lr in ok):.0f} | "
+                    f"{statistics.median(lr.login for lr in ok):.0f} | {statistics.median(lr.peak_mb for lr in ok):.0f}"
+                    f" / {max(lr.peak_mb for lr in ok):.0f} | {statistics.median(lr.trained for lr in ok):.0f} |")
+    return f"\nSizing ({n} learners running {notebook} at once):\n" + "\n".join(rows)
 
 
 def main(argv: list[str]) -> int:
@@ -301,6 +337,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--notebook", default="02", help="number of the notebook every learner runs")
     parser.add_argument("--phases", default="shared,own", help="shared (with the teacher's cache), own, or both")
     parser.add_argument("--keep", action="store_true", help="keep the hub's folder (logs, homes) afterwards")
+    parser.add_argument("--shared-cache", type=Path, help="an already filled shared cache (skips the teacher's step)")
     args = parser.parse_args(argv)
     notebook = next((ROOT / "notebooks").glob(f"{args.notebook}_*.ipynb"))
     sys.path.insert(0, str(ROOT / "tools"))
@@ -309,15 +346,15 @@ def main(argv: list[str]) -> int:
     folder = Path(tempfile.mkdtemp(prefix="vh_hub_"))
     results, failed = {}, False
     try:
-        shared = folder / "shared-cache"
-        if "shared" in args.phases:
+        shared = args.shared_cache or folder / "shared-cache"
+        if "shared" in args.phases and not args.shared_cache:
             print(f"teacher: filling the shared model cache with {notebook.name} ...", flush=True)
             print(f"  {fill_shared_cache(notebook, shared):.1f} s", flush=True)
         for name in args.phases.split(","):
             print(f"phase {name!r}: {args.learners} learners log in and run {notebook.name} at once ...", flush=True)
             results[name] = phase(folder / f"hub-{name}", args.learners, notebook,
                                   shared if name == "shared" else None)
-            lines = report(f"with the shared cache" if name == "shared" else "each learner's own cache only",
+            lines = report("with the shared cache" if name == "shared" else "each learner's own cache only",
                            *results[name])
             print("\n".join(lines), flush=True)
             failed |= any(lr.error for lr in results[name][0]) or bool(results[name][1])
@@ -326,6 +363,7 @@ def main(argv: list[str]) -> int:
             shutil.rmtree(folder, ignore_errors=True)
         else:
             print(f"hub folder kept: {folder}")
+    print(sizing_table(results, args.learners, notebook.name))
     key = "shared" if "shared" in results else next(iter(results))
     learners = results[key][0]
     ok = [lr for lr in learners if not lr.error]
