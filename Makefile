@@ -52,6 +52,8 @@ notebook: $(STAMP)
 # Every number in benchmarks/RESULTS.md (full MNIST parts are skipped, with a message, when its files are absent)
 bench: $(STAMP)
 	$(PY) benchmarks/train_speed.py
+	$(PY) benchmarks/step_profile.py
+	$(PY) benchmarks/thread_policy.py
 	$(PY) benchmarks/notebook_times.py
 	$(PY) benchmarks/notebook_times.py --threads 1
 	$(PY) benchmarks/growth.py

@@ -145,7 +145,8 @@ from `vh.epochs_for`, fresh process, {args.repeats} repeats: median (min-max) se
 {common.table(["machine state", "torch threads", "training run, s", "notebook 02 first run, s"], rows)}
 """
     common.write_section(common.out_path(args), "thread_policy", common.section(
-        "thread_policy", "Thread policy: torch threads alone and beside a busy process", body,
+        "thread_policy", "Thread policy: torch threads alone and beside a busy process"
+        + (" (quick smoke run)" if args.quick else ""), body,
         time.perf_counter() - start))
 
 

@@ -162,14 +162,13 @@ def input_check_table(data) -> str:
 
 @contextlib.contextmanager
 def torch_threads(threads: int | None):
-    """Run with `threads` intra-op threads (None: torch's default), restoring the setting afterwards."""
-    old = torch.get_num_threads()
+    """Run with `threads` intra-op threads (None: vae_helpers' load-aware policy), restoring it afterwards."""
     if threads:
-        torch.set_num_threads(threads)
+        vh.set_threads(threads)   # fixed for the reference loop too, and fit's policy does not override it
     try:
         yield
     finally:
-        torch.set_num_threads(old)
+        vh.set_threads("auto")
 
 
 @dataclass
@@ -426,8 +425,9 @@ defaults (fused Adam lr 3e-3, linear decay to ~0 over the last 60% of steps, bat
 precision "auto" = {training.resolve_precision('auto', torch.device('cpu'))} on this CPU) and epochs={fit_epochs}. Why {fit_epochs}: fit's learning rate decays to ~0 at
 the planned last epoch, where its loss is best, so the fewest planned epochs that reach the target on every seed
 is the fastest setting; the "{fit_epochs - 1} epochs" row (when present) shows one epoch fewer falling short. (While
-choosing, 8 planned epochs also reached the target at epoch 6, no sooner.) "1 thread" = torch.set_num_threads(1)
-around the run; other rows use torch's default ({torch.get_num_threads()} threads here).
+choosing, 8 planned epochs also reached the target at epoch 6, no sooner.) "1 thread" = vh.set_threads(1)
+around the run (reference included); other rows use vae_helpers' thread policy, which on a quiet machine gives torch
+every core ({torch.get_num_threads()} threads here) and the reference loop the same.
 
 {pair_table}
 
