@@ -59,20 +59,21 @@ bench: $(STAMP)
 	$(PY) benchmarks/growth.py
 
 # A class on JupyterHub (README, "Teaching a class on JupyterHub"). class-cache: the teacher trains every model
-# once into SHARED_CACHE, then makes it read-only. hub: a hub on 127.0.0.1:8000 to try (HUB_PASSWORD required).
-# hub-test: N simulated learners (LEARNERS, default 8) log in and run notebook 02 at once, with and without the
-# shared cache; it stops every process it started and ends with "hub: N learners, N finished, ...".
+# once into SHARED_CACHE (an absolute path is used), then makes it read-only. hub: a hub on 127.0.0.1:8000 to try
+# it (HUB_PASSWORD, 8 characters or more, required; not as root; the local spawner does not isolate learners).
+# hub-test: LEARNERS simulated learners (default 8) log in and run notebook 02 at once, with and without the
+# shared cache, and one alone; it stops every process it started and ends with "hub: N learners, N finished, ...".
 SHARED_CACHE ?= /srv/vae-models
 LEARNERS ?= 8
 class-cache: $(STAMP)
-	$(PY) tools/execute_notebooks.py --cache $(SHARED_CACHE)
-	chmod -R a+rX,a-w $(SHARED_CACHE)
+	mkdir -p $(abspath $(SHARED_CACHE)) && chmod -R u+w $(abspath $(SHARED_CACHE))
+	$(PY) tools/execute_notebooks.py --cache $(abspath $(SHARED_CACHE))
+	chmod -R a+rX,a-w $(abspath $(SHARED_CACHE))
 
 hub: $(STAMP)
-	@test -n "$(HUB_PASSWORD)" || { echo "set HUB_PASSWORD=... (the class password of the test authenticator)"; exit 2; }
 	$(PY) -c "import sys; sys.path.insert(0, 'tools'); import vendor; vendor.ensure_node_modules()"
 	mkdir -p $${HUB_ROOT:-.cache/hub}
-	cd $${HUB_ROOT:-.cache/hub} && HUB_ROOT=$$PWD VAE_HELPERS_SHARED_CACHE=$${VAE_HELPERS_SHARED_CACHE:-$(SHARED_CACHE)} \
+	cd $${HUB_ROOT:-.cache/hub} && HUB_ROOT=$$PWD VAE_HELPERS_SHARED_CACHE=$(abspath $(SHARED_CACHE)) \
 		PATH=$(abspath $(VENV))/bin:$$PATH $(abspath $(VENV))/bin/jupyterhub -f $(CURDIR)/hub/jupyterhub_config.py
 
 hub-test: $(STAMP)

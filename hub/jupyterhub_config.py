@@ -6,8 +6,14 @@ on a real server set them yourself (see the README, "Teaching a class on Jupyter
 
 HUB_ROOT           folder for the hub's state (database, cookie secret) and, by default, the learners' homes
 HUB_PORT           the public port of the proxy (default 8000)
-HUB_PASSWORD       the one class password of the test authenticator (a real class uses its university's
-                   login instead: an OAuthenticator or LTI authenticator, same config otherwise)
+HUB_PASSWORD       the one class password of the shared-password authenticator (8 characters at least; the hub
+                   refuses to start without it). Anyone with it can log in under any name: a graded class uses
+                   its university's login instead (an OAuthenticator or LTI authenticator, same config otherwise)
+HUB_ALLOW_ROOT=1   let learners' servers run as root (only in a throw-away container or the load test)
+
+The local spawner used here runs every learner as the hub's own user, with no isolation between learners:
+it is for trying the hub and for the load test. On a shared server, use jupyterhub's LocalProcessSpawner
+(one system user per learner) or Kubernetes (hub/values.yaml).
 VAE_HELPERS_SHARED_CACHE  the read-only model cache the teacher filled (`make class-cache`), passed to every
                    learner's kernel; each learner also has a writable cache in their home, layered on top
 """
@@ -34,9 +40,11 @@ c.JupyterHub.pid_file = str(ROOT / "jupyterhub.pid")
 c.JupyterHub.cleanup_servers = True       # stopping the hub stops every learner's server
 c.JupyterHub.cleanup_proxy = True
 
-# Who may log in: the test authenticator (any user name, one shared password).
-c.JupyterHub.authenticator_class = "dummy"
-c.DummyAuthenticator.password = os.environ.get("HUB_PASSWORD", "")
+# Who may log in: any user name with the one class password.
+if len(os.environ.get("HUB_PASSWORD", "")) < 8:
+    raise SystemExit("Set HUB_PASSWORD to the class password (8 characters at least): without it anyone could log in.")
+c.JupyterHub.authenticator_class = "shared-password"
+c.SharedPasswordAuthenticator.user_password = os.environ["HUB_PASSWORD"]
 c.Authenticator.allow_all = True
 
 # One single-user Jupyter server per learner, as a local process with its own home folder.
@@ -52,9 +60,13 @@ c.Spawner.environment = {
     "VAE_HELPERS_SHARED_CACHE": os.environ.get("VAE_HELPERS_SHARED_CACHE", ""),
     "MPLCONFIGDIR": lambda spawner: str(ROOT / "home" / spawner.user.name / ".config" / "matplotlib"),
 }
-# Idle kernels hold memory: the server culls them after 20 minutes, and itself after an hour.
-c.Spawner.args = ["--MappingKernelManager.cull_idle_timeout=1200", "--ServerApp.shutdown_no_activity_timeout=3600"]
+# Idle kernels hold memory: the server culls them after 20 minutes idle (even with a tab still open), and
+# itself after an hour without kernels. The local spawner enforces no memory or CPU limit.
+c.Spawner.args = ["--MappingKernelManager.cull_idle_timeout=1200", "--MappingKernelManager.cull_connected=True",
+                  "--ServerApp.shutdown_no_activity_timeout=3600"]
 if os.geteuid() == 0:
-    # The local spawner runs every learner as the hub's own user: fine in a container or a test, never as
-    # root on a shared server (there, use jupyterhub's LocalProcessSpawner with one system user per learner).
+    # Every learner would get a root terminal: refuse, unless this is a throw-away container or the load test.
+    if os.environ.get("HUB_ALLOW_ROOT") != "1":
+        raise SystemExit("Refusing to run learners' servers as root: start the hub as an ordinary user "
+                         "(or set HUB_ALLOW_ROOT=1 in a throw-away container).")
     c.Spawner.args.append("--allow-root")

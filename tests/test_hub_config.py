@@ -1,4 +1,5 @@
 """The class hub's configuration (hub/jupyterhub_config.py), loaded as JupyterHub loads it; the load test runs in CI."""
+import os
 import runpy
 import sys
 import types
@@ -13,7 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def load(monkeypatch, tmp_path, **env) -> Config:
-    for key, value in {"HUB_ROOT": str(tmp_path), "HUB_PORT": "8123", **env}.items():
+    for key, value in {"HUB_ROOT": str(tmp_path), "HUB_PORT": "8123", "HUB_PASSWORD": "a-class-password",
+                       "HUB_ALLOW_ROOT": "1", **env}.items():
         monkeypatch.setenv(key, value)
     config = Config()
     runpy.run_path(str(ROOT / "hub" / "jupyterhub_config.py"), init_globals={"get_config": lambda: config})
@@ -27,6 +29,20 @@ def test_everything_listens_on_loopback_and_learners_get_their_own_home(monkeypa
     assert Path(c.ConfigurableHTTPProxy.command[0]).name == "configurable-http-proxy"
     assert c.SimpleLocalProcessSpawner.home_dir_template == str(tmp_path / "home" / "{username}")
     assert Path(c.Spawner.cmd[0]).parent == Path(sys.executable).parent   # the series' own environment
+
+
+def test_no_password_or_learners_as_root_refuse_to_start(monkeypatch, tmp_path):
+    with pytest.raises(SystemExit, match="HUB_PASSWORD"):
+        load(monkeypatch, tmp_path, HUB_PASSWORD="short")
+    c = load(monkeypatch, tmp_path)
+    assert c.JupyterHub.authenticator_class == "shared-password"
+    assert c.SharedPasswordAuthenticator.user_password == "a-class-password"
+    monkeypatch.delenv("HUB_ALLOW_ROOT")
+    if os.geteuid() == 0:
+        with pytest.raises(SystemExit, match="as root"):
+            load(monkeypatch, tmp_path, HUB_ALLOW_ROOT="0")
+    else:
+        assert "--allow-root" not in load(monkeypatch, tmp_path).Spawner.args
 
 
 def test_each_kernel_has_its_own_cache_above_the_shared_one(monkeypatch, tmp_path):
@@ -46,8 +62,9 @@ def test_the_sizing_table_reports_failures_and_medians():
     learners = [hub_test.Learner("a", login=4, run=20, peak_mb=600, trained=0),
                 hub_test.Learner("b", login=6, run=30, peak_mb=620, trained=0),
                 hub_test.Learner("c", error="RuntimeError: cell 3 of 30: boom")]
-    table = hub_test.sizing_table({"shared": (learners, [], 40.0)}, 3, "02_x.ipynb")
-    assert "| shared (teacher filled it) | 2 of 3 | 25 / 30 | 5 | 610 / 620 | 0 |" in table
+    table = hub_test.sizing_table({"shared": (learners, [], 40.0), "own": (learners[2:], [], 9.0)}, "02_x.ipynb")
+    assert "| shared (the teacher filled it) | 2 of 3 | 25 / 30 | 5 | 610 / 620 | 0 |" in table
+    assert "| each learner's own only | 0 of 1 | - | - | - | - |" in table
     lines = hub_test.report("with the shared cache", learners, ["123 stray"], 40.0)
     assert lines[0].startswith("with the shared cache: 2 of 3 finished")
     assert any("FAILED c" in line for line in lines) and any("123 stray" in line for line in lines)

@@ -96,7 +96,13 @@ def keep_failed(nb: nbformat.NotebookNode, source: Path, dataset: str | None) ->
     return path
 
 
-def run(paths: list[Path], dataset: str | None, store: bool = True) -> int:
+def unsaved(nb: nbformat.NotebookNode) -> bool:
+    """True if a cell printed that a trained model could not be saved to the cache."""
+    return any("Could not save the model to the cache" in str(out.get("text", ""))
+               for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", []))
+
+
+def run(paths: list[Path], dataset: str | None, store: bool = True, must_save: bool = False) -> int:
     """Execute each notebook in order, store it (default dataset only) and print the time each took."""
     total, failed_any = 0.0, False
     store = store and dataset is None
@@ -120,6 +126,9 @@ def run(paths: list[Path], dataset: str | None, store: bool = True) -> int:
             print("  FAILED:\n    " + "\n    ".join(failed) + f"\n  outputs: {keep_failed(nb, source, dataset)}",
                   flush=True)
             failed_any = True
+        if must_save and unsaved(nb):   # --cache: a cache missing models would make a class train them
+            print("  FAILED: a model could not be saved to the cache (is it writable?)", flush=True)
+            failed_any = True
         total += seconds
         if store:
             nbformat.write(nb, source.with_suffix(".ipynb"))
@@ -141,7 +150,7 @@ def main(argv: list[str]) -> int:
     if args.cache:
         args.cache.mkdir(parents=True, exist_ok=True)
         os.environ["VAE_HELPERS_CACHE_DIR"] = str(args.cache.resolve())
-        return run(paths, args.dataset, store=False)
+        return run(paths, args.dataset, store=False, must_save=True)
     if args.reuse_cache:
         return run(paths, args.dataset)
     with tempfile.TemporaryDirectory(prefix="vae_helpers_models_") as cache:

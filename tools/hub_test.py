@@ -1,19 +1,22 @@
 """A class on a JupyterHub, simulated: N learners log in through the proxy and run one notebook at the same time.
 
-Usage: python tools/hub_test.py [--learners 8] [--notebook 02] [--phases shared,own] [--out F]
+Usage: python tools/hub_test.py [--learners 8] [--notebook 02] [--phases shared,own,alone] [--keep]
 
 What it does, with nothing but this repository (hub/jupyterhub_config.py) and 127.0.0.1:
 1. The teacher fills a shared model cache once: the notebook runs with VAE_HELPERS_CACHE_DIR set to it
    (what `make class-cache` does for the whole series).
+   It is then made read-only. The course learners pull is a bare clone of this checkout's committed HEAD.
 2. For each phase, a JupyterHub starts (its configurable-http-proxy from node_modules, the local spawner, the
-   test authenticator). "shared": learners' kernels see the shared cache beneath their own; "own": they do not,
-   so every learner trains.
+   shared-password authenticator). "shared": learners' kernels see the shared cache beneath their own (a
+   learner who trains anyway counts as failed); "own": they do not, so every learner trains; "alone": one
+   learner with the shared cache, the baseline for what sharing the machine costs.
 3. Every learner, in its own thread: logs in through the proxy (the login form, as a browser would), asks the
    hub for an API token, starts its server, pulls the course with nbgitpuller (a `git-pull` link onto this
    repository's committed state), opens a session on the notebook and runs its code cells one by one over the
    kernel's websocket. Then the kernel reports its peak memory (ru_maxrss) and the server is stopped.
 4. The hub stops; every process it started is looked for (by the hub's folder in its command line or
-   environment) and any survivor is reported and killed.
+   environment), and any still there after a 20 s grace is reported (the run fails) and killed. SIGTERM to
+   this script stops the hub the same way.
 Ends with: `hub: N learners, N finished, slowest S s, peak memory per kernel M MB` (the shared phase).
 """
 from __future__ import annotations
@@ -44,7 +47,8 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 PASSWORD = "class-of-" + uuid.uuid4().hex[:8]
 CELL_TIMEOUT = 900   # seconds for one cell (a whole class training at once on 2 cores is slow, not stuck)
-LAST_ERROR = "import sys; print(repr(getattr(sys, 'last_value', None)))"
+PID = "import os; print('kernel_pid', os.getpid())"
+LAST_ERROR = "import os, sys; print('kernel_pid', os.getpid()); print(repr(getattr(sys, 'last_value', None)))"
 PEAK = "import resource; print('peak_rss_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
 
 
@@ -88,7 +92,7 @@ class Hub:
     def __init__(self, folder: Path, shared_cache: Path | None):
         self.folder, self.port = folder, free_port()
         folder.mkdir(parents=True)
-        env = {**os.environ, "HUB_ROOT": str(folder), "HUB_PORT": str(self.port), "HUB_PASSWORD": PASSWORD,
+        env = {**os.environ, "HUB_ROOT": str(folder), "HUB_PORT": str(self.port), "HUB_PASSWORD": PASSWORD, "HUB_ALLOW_ROOT": "1",
                "HUB_API_PORT": str(free_port()), "HUB_PROXY_API_PORT": str(free_port()),
                "VAE_HELPERS_SHARED_CACHE": str(shared_cache or ""), "PATH": f"{VENV_BIN}{os.pathsep}"
                + os.environ.get("PATH", "")}
@@ -98,7 +102,11 @@ class Hub:
                                      cwd=folder, env=env, stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         self.url = f"http://127.0.0.1:{self.port}"
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
 
     def _wait_ready(self, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout
@@ -114,8 +122,8 @@ class Hub:
             time.sleep(0.5)
         raise RuntimeError(f"jupyterhub did not answer on {self.url} within {timeout} s")
 
-    def stop(self) -> list[str]:
-        """SIGTERM the hub (it stops the servers and the proxy), then kill any survivor; returns the survivors."""
+    def stop(self, grace: float = 20) -> list[str]:
+        """SIGINT the hub (it stops the servers and the proxy); kill whatever is left after `grace` s; the survivors."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:
@@ -124,6 +132,9 @@ class Hub:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
         self.log.close()
+        deadline = time.monotonic() + grace    # kernels and servers may still be shutting down
+        while processes_mentioning(str(self.folder)) and time.monotonic() < deadline:
+            time.sleep(0.5)
         survivors = []
         for pid, cmd in processes_mentioning(str(self.folder)):
             survivors.append(f"{pid} {cmd[:80]}")
@@ -182,11 +193,19 @@ def start_server(hub: Hub, name: str, token: str, timeout: float = 180) -> None:
     raise RuntimeError(f"the server of {name} was not ready within {timeout} s")
 
 
-def pull_course(hub: Hub, name: str, token: str) -> None:
+def course_repository(folder: Path) -> Path:
+    """A bare repository whose branch `course` is this checkout's committed HEAD (detached or not): what learners pull."""
+    origin = folder / "course.git"
+    git = lambda *a, cwd=ROOT: subprocess.run(["git", *a], cwd=cwd, check=True, capture_output=True, text=True)  # noqa: E731
+    head = git("rev-parse", "HEAD").stdout.strip()
+    git("clone", "--quiet", "--bare", "--shared", str(ROOT), str(origin))
+    git("update-ref", "refs/heads/course", head, cwd=origin)
+    return origin
+
+
+def pull_course(hub: Hub, name: str, token: str, origin: Path) -> None:
     """nbgitpuller, as the README's link does it: clone the course into the learner's home."""
-    branch = subprocess.run(["git", "rev-parse", "--abbrev-ref", "HEAD"], cwd=ROOT, capture_output=True,
-                            text=True, check=True).stdout.strip()
-    url = (f"{hub.url}/user/{name}/git-pull/api?repo={quote(ROOT.as_uri(), safe='')}&branch={branch}"
+    url = (f"{hub.url}/user/{name}/git-pull/api?repo={quote(origin.as_uri(), safe='')}&branch=course"
            f"&targetpath=vae-course&depth=1")
     with requests.get(url, headers={"Authorization": f"token {token}"}, stream=True, timeout=300) as r:
         r.raise_for_status()
@@ -213,6 +232,7 @@ def run_notebook(hub: Hub, learner: Learner, token: str, path: str) -> float:
     try:
         cells = [c.source for c in nbformat.read(Path(hub.folder / "home" / learner.name / path), 4).cells
                  if c.cell_type == "code"]
+        pid = execute(ws, session, PID, "start")
         out = ""
         for i, source in enumerate([*cells, PEAK]):
             where = f"cell {i + 1} of {len(cells)}"
@@ -224,9 +244,11 @@ def run_notebook(hub: Hub, learner: Learner, token: str, path: str) -> float:
                 learner.reconnects += 1
                 ws.close()
                 ws = connect()      # the kernel runs on: wait for the cell, then ask whether it raised
-                last = execute(ws, session, LAST_ERROR, where)
-                if "None" not in last:
-                    raise RuntimeError(f"{where} (websocket reconnected): {last.strip()}") from err
+                last = execute(ws, session, LAST_ERROR, where).splitlines()
+                if last[0] != pid.strip():
+                    raise RuntimeError(f"{where}: the kernel died or restarted (websocket reconnected)") from err
+                if last[-1].strip() != "None":
+                    raise RuntimeError(f"{where} (websocket reconnected): {last[-1].strip()}") from err
         return int(re.search(r"peak_rss_kb (\d+)", out).group(1)) / 1024
     finally:
         ws.close()
@@ -258,7 +280,8 @@ def execute(ws, session: str, code: str, where: str) -> str:
     return "".join(stdout)
 
 
-def learner_run(hub: Hub, learner: Learner, notebook_path: str, start_gate: threading.Barrier) -> None:
+def learner_run(hub: Hub, learner: Learner, notebook_path: str, start_gate: threading.Barrier, origin: Path,
+                shared: bool) -> None:
     """Everything one learner does; failures are recorded, never raised."""
     try:
         t = time.perf_counter()
@@ -266,13 +289,15 @@ def learner_run(hub: Hub, learner: Learner, notebook_path: str, start_gate: thre
         start_server(hub, learner.name, token)
         learner.login = time.perf_counter() - t
         t = time.perf_counter()
-        pull_course(hub, learner.name, token)
+        pull_course(hub, learner.name, token, origin)
         learner.pull = time.perf_counter() - t
         start_gate.wait(timeout=600)   # the class starts the notebook together
         t = time.perf_counter()
         learner.peak_mb = run_notebook(hub, learner, token, notebook_path)
         learner.run = time.perf_counter() - t
         learner.trained = len(list((hub.folder / "home" / learner.name / ".cache" / "vae_helpers").glob("*.pt")))
+        if shared and learner.trained:
+            raise RuntimeError(f"trained {learner.trained} model(s) that the shared cache should have served")
         requests.delete(f"{hub.url}/hub/api/users/{learner.name}/server",
                         headers={"Authorization": f"token {token}"}, timeout=60)
     except Exception as err:  # noqa: BLE001 - a failed learner is a measurement, reported below
@@ -280,16 +305,17 @@ def learner_run(hub: Hub, learner: Learner, notebook_path: str, start_gate: thre
         start_gate.abort()
 
 
-def phase(folder: Path, n: int, notebook: Path, shared: Path | None) -> tuple[list[Learner], list[str], float]:
+def phase(folder: Path, n: int, notebook: Path, shared: Path | None, origin: Path
+          ) -> tuple[list[Learner], list[str], float]:
     """Start a hub, run `n` learners at once, stop it; (learners, surviving processes, wall seconds)."""
     hub = Hub(folder, shared)
-    survivors: list[str] = []
     start = time.perf_counter()
     try:
         learners = [Learner(f"learner{i + 1}") for i in range(n)]
         gate = threading.Barrier(n)
         path = f"vae-course/notebooks/{notebook.name}"
-        threads = [threading.Thread(target=learner_run, args=(hub, lr, path, gate)) for lr in learners]
+        threads = [threading.Thread(target=learner_run, args=(hub, lr, path, gate, origin, shared is not None),
+                                    daemon=True) for lr in learners]
         for t in threads:
             t.start()
         for t in threads:
@@ -317,25 +343,34 @@ def report(label: str, learners: list[Learner], survivors: list[str], wall: floa
     return lines
 
 
-def sizing_table(results: dict, n: int, notebook: str) -> str:
+PHASES = {"shared": "shared (the teacher filled it)", "own": "each learner's own only",
+          "alone": "shared, one learner alone"}
+
+
+def sizing_table(results: dict, notebook: str) -> str:
     """The README's sizing table (Markdown), from this run."""
     rows = ["| model cache | learners finished | notebook run per learner, s (median / slowest) | log in + server "
             "start, s (median) | peak memory per kernel, MB (median / largest) | models trained per learner |",
             "|---|---|---|---|---|---|"]
     for name, (learners, _, _) in results.items():
-        ok = [lr for lr in learners if not lr.error] or [Learner("none")]
-        rows.append(f"| {'shared (teacher filled it)' if name == 'shared' else 'own only'} | {len(ok)} of {n} | "
+        ok = [lr for lr in learners if not lr.error]
+        label = PHASES[name]
+        if not ok:
+            rows.append(f"| {label} | 0 of {len(learners)} | - | - | - | - |")
+            continue
+        rows.append(f"| {label} | {len(ok)} of {len(learners)} | "
                     f"{statistics.median(lr.run for lr in ok):.0f} / {max(lr.run for lr in ok):.0f} | "
                     f"{statistics.median(lr.login for lr in ok):.0f} | {statistics.median(lr.peak_mb for lr in ok):.0f}"
                     f" / {max(lr.peak_mb for lr in ok):.0f} | {statistics.median(lr.trained for lr in ok):.0f} |")
-    return f"\nSizing ({n} learners running {notebook} at once):\n" + "\n".join(rows)
+    return f"\nSizing (learners running {notebook} at once):\n" + "\n".join(rows)
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--learners", type=int, default=8)
     parser.add_argument("--notebook", default="02", help="number of the notebook every learner runs")
-    parser.add_argument("--phases", default="shared,own", help="shared (with the teacher's cache), own, or both")
+    parser.add_argument("--phases", default="shared,own,alone",
+                        help="shared: N learners with the teacher's cache; own: N without it; alone: 1 learner with it")
     parser.add_argument("--keep", action="store_true", help="keep the hub's folder (logs, homes) afterwards")
     parser.add_argument("--shared-cache", type=Path, help="an already filled shared cache (skips the teacher's step)")
     args = parser.parse_args(argv)
@@ -345,25 +380,28 @@ def main(argv: list[str]) -> int:
     vendor.ensure_node_modules()   # configurable-http-proxy, as package-lock.json pins it
     folder = Path(tempfile.mkdtemp(prefix="vh_hub_"))
     results, failed = {}, False
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))   # a killed run still stops its hub (finally blocks)
     try:
-        shared = args.shared_cache or folder / "shared-cache"
-        if "shared" in args.phases and not args.shared_cache:
+        origin = course_repository(folder)
+        shared = (args.shared_cache or folder / "shared-cache").resolve()
+        if not args.shared_cache and {"shared", "alone"} & set(args.phases.split(",")):
             print(f"teacher: filling the shared model cache with {notebook.name} ...", flush=True)
             print(f"  {fill_shared_cache(notebook, shared):.1f} s", flush=True)
+            subprocess.run(["chmod", "-R", "a-w", str(shared)], check=True)   # read-only, as make class-cache leaves it
         for name in args.phases.split(","):
-            print(f"phase {name!r}: {args.learners} learners log in and run {notebook.name} at once ...", flush=True)
-            results[name] = phase(folder / f"hub-{name}", args.learners, notebook,
-                                  shared if name == "shared" else None)
-            lines = report("with the shared cache" if name == "shared" else "each learner's own cache only",
-                           *results[name])
+            n = 1 if name == "alone" else args.learners
+            print(f"phase {name!r}: {n} learner(s) log in and run {notebook.name} at once ...", flush=True)
+            results[name] = phase(folder / f"hub-{name}", n, notebook, None if name == "own" else shared, origin)
+            lines = report(PHASES[name], *results[name])
             print("\n".join(lines), flush=True)
             failed |= any(lr.error for lr in results[name][0]) or bool(results[name][1])
     finally:
+        subprocess.run(["chmod", "-R", "u+w", str(folder)], check=False)
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
         else:
             print(f"hub folder kept: {folder}")
-    print(sizing_table(results, args.learners, notebook.name))
+    print(sizing_table(results, notebook.name))
     key = "shared" if "shared" in results else next(iter(results))
     learners = results[key][0]
     ok = [lr for lr in learners if not lr.error]

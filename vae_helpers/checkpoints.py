@@ -94,7 +94,10 @@ def shared_cache_dirs() -> list[Path]:
 def _find_cached(name: str, folders: list[Path], module: torch.nn.Module) -> tuple[dict | None, Path]:
     """The first usable checkpoint `name` in `folders`, in order: (payload, its path), else (None, None)."""
     for folder in folders:
-        payload = load_cached(folder / name, module)
+        try:
+            payload = load_cached(folder / name, module)
+        except OSError:       # a shared folder this learner may not enter: as if it had no copy
+            continue
         if payload is not None and payload.get("history") is not None:
             return payload, folder / name
     return None, None
@@ -170,7 +173,8 @@ def train_or_load(model: torch.nn.Module, data, *, epochs: int, seed: int = 0,
     if not (history.interrupted or history.stopped):
         try:
             save_model(model.cpu(), own / name, history=history, meta={"settings": settings})
-        except OSError as err:   # a read-only or full disk: the trained model is still here, only not kept
-            print(f"Could not save the model to the cache ({err.strerror or err}); it is kept for this session "
+        except (OSError, RuntimeError) as err:   # read-only or full (torch reports some write errors as RuntimeError)
+            reason = getattr(err, "strerror", None) or str(err).splitlines()[0]
+            print(f"Could not save the model to the cache ({reason}); it is kept for this session "
                   f"only. Set {CACHE_ENV_VAR} to a writable folder to keep models between sessions.")
     return history

@@ -1,12 +1,16 @@
 """How many CPU threads torch uses: all the free cores when the machine is quiet, fewer when it is not.
 
 Why: torch's parallel regions end in a barrier, and its OpenMP threads spin while they wait. When another
-process holds one of the cores, the thread that was descheduled there holds up every step, and training
-on 2 threads ran 3-10x slower than on 1 (benchmarks/RESULTS.md, "Thread policy"). Alone, 2 threads were
-1.2-1.9x faster than 1. So the policy ("auto") counts the cores this process may use (affinity mask and
-cgroup CPU quota), subtracts the cores other processes kept busy, and gives torch the rest (at least 1).
-`fit` asks again every 16 minibatches (at most every 0.25 s), from the CPU time the machine and this process used since the last
-look, so a browser, a second kernel or a classmate's job that starts mid-training is noticed.
+process holds one of the cores, the thread that was descheduled there holds up every step: beside one busy
+process on 2 cores, a training run on 2 threads took 2.2x as long as on 1 thread, and notebook 02 did not
+finish within 240 s per cell (74 s on 1 thread). Alone, 2 threads were 1.3-1.5x faster than 1
+(benchmarks/RESULTS.md, "Thread policy" and "Where a training step's time goes"). So the policy ("auto")
+counts the cores this process may use (affinity mask, or a cgroup CPU quota when one is set), subtracts the
+cores other processes kept busy, and gives torch the rest (at least 1). `fit` asks again every 16
+minibatches (at most every 0.25 s), from the CPU time the machine and this process used since the last look,
+so a browser, a second kernel or a classmate's job that starts mid-training is noticed. Under a CPU quota
+(a container on a hub) the machine-wide counts describe other tenants, not this learner's share, so there
+the quota alone decides.
 
 Override with `set_threads(n)` or the environment variable VAE_HELPERS_THREADS=n ("auto" restores the
 policy). Linux only (it reads /proc/stat); elsewhere torch keeps its own default.
@@ -37,16 +41,27 @@ def set_threads(n: int | str = "auto") -> int:
     return adapt(wait=0.2)
 
 
+def cpu_quota() -> int | None:
+    """Whole cores of this process's cgroup CPU quota (v2 cpu.max or v1 cfs), at least 1; None when unlimited."""
+    for quota_file, period_file in (("cpu.max", None), ("cpu.cfs_quota_us", "cpu.cfs_period_us")):
+        for folder in (Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/cpu")):
+            try:
+                fields = (folder / quota_file).read_text().split()
+                quota = fields[0]
+                period = fields[1] if period_file is None else (folder / period_file).read_text().strip()
+                if quota in ("max", "-1"):
+                    return None
+                return max(1, int(quota) // int(period))   # 1.5 cores -> 1 thread: no barrier waits on a throttle
+            except (OSError, ValueError, IndexError):
+                continue
+    return None
+
+
 def usable_cores() -> int:
     """Cores this process may run on: its affinity mask, capped by a cgroup CPU quota (as on a JupyterHub)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
-        if quota != "max":
-            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
-    except (OSError, ValueError):
-        pass
-    return cores
+    quota = cpu_quota()
+    return min(cores, quota) if quota else cores
 
 
 def _sample() -> tuple[float, float, float] | None:
@@ -71,6 +86,8 @@ def busy_elsewhere(wait: float = 0.0) -> float | None:
     global _last
     if _last is None or wait:
         _last = _sample()
+        if _last is None:
+            return None
         time.sleep(wait)
     now = _sample()
     if now is None or _last is None or now[0] - _last[0] < min(MIN_WINDOW, wait or MIN_WINDOW):
@@ -78,6 +95,12 @@ def busy_elsewhere(wait: float = 0.0) -> float | None:
     (t0, busy0, own0), (t1, busy1, own1) = _last, now
     _last = now
     return max(0.0, (busy1 - busy0) - (own1 - own0)) / (t1 - t0)
+
+
+def restart_window() -> None:
+    """Start a new look now (fit calls it first, so a long pause before training does not count)."""
+    global _last
+    _last = _sample()
 
 
 def chosen_threads(others: float, cores: int) -> int:
@@ -93,8 +116,17 @@ def adapt(wait: float = 0.0) -> int:
             n = int(setting)
         except ValueError:
             raise ValueError(f'{ENV_VAR} must be a whole number of threads or "auto", not {setting!r}.') from None
-        torch.set_num_threads(max(1, n))
-        return torch.get_num_threads()
+        if n < 1:
+            raise ValueError(f"{ENV_VAR} must be at least 1, not {n}.")
+        if n != torch.get_num_threads():
+            torch.set_num_threads(n)
+        return n
+    quota = cpu_quota()
+    if quota is not None:
+        n = min(quota, usable_cores())
+        if n != torch.get_num_threads():
+            torch.set_num_threads(n)
+        return n
     others = busy_elsewhere(wait)
     if others is not None:
         n = chosen_threads(others, usable_cores())

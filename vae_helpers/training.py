@@ -12,7 +12,7 @@ import torch
 from .checks import as_images
 from .losses import model_loss
 from .progress import progress as progress_bar
-from .threads import adapt as adapt_threads
+from .threads import adapt as adapt_threads, restart_window
 
 
 def set_seed(seed: int) -> None:
@@ -152,6 +152,7 @@ def fit(model: torch.nn.Module, data, *, epochs: int, lr: float = 3e-3, lr_decay
     total_steps = epochs * -(-len(train) // batch_size)
     schedule = lambda step: lr * lr_factor(step, total_steps, lr_decay)  # noqa: E731 - the rate at each step
     bar = progress_bar(range(epochs), desc=f"Training {type(model).__name__}", unit="epoch", disable=not progress)
+    restart_window()   # the thread policy judges the load from now on, not since the last cell
     with stoppable(model, bar, history):
         for epoch in bar:
             last_good = {k: v.detach().clone() for k, v in model.state_dict().items()}
