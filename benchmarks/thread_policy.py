@@ -133,16 +133,21 @@ def main() -> None:
                 row["train"].append(train_seconds(epochs, args.timeout))
             if not (args.quick or args.no_notebook or one_core):
                 row["nb"], row["err"] = notebook_seconds(args.timeout)
+        row["load"] = common.load_now()
         print(f"{where:32s} {label:34s} train {fmt(row['train'])} s, notebook 02 {row['nb']} s "
               f"({common.load_now()}) {row['err']}", flush=True)
-    rows = [[where, label, fmt(r["train"]), "-" if r["nb"] is None and not r["err"] else fmt([r["nb"]])]
+    rows = [[where, label, fmt(r["train"]), "-" if r["nb"] is None and not r["err"] else fmt([r["nb"]]), r["load"]]
             for (where, label), r in results.items()]
     body = f"""Workloads: a training run (vh.fit, notebook 02's 16-D VAE, mnist-5k, {epochs} epochs' worth of steps
 from `vh.epochs_for`, fresh process, {args.repeats} repeats: median (min-max) seconds) and notebook 02's first run
 (seconds in cells, empty model cache). Competitor: one Python busy loop. "1 core": affinity mask {{0}} (as
 `taskset -c 0`). Threads set with VAE_HELPERS_THREADS; "auto" is the load-aware policy of vae_helpers/threads.py.
 
-{common.table(["machine state", "torch threads", "training run, s", "notebook 02 first run, s"], rows)}
+{common.table(["machine state", "torch threads", "training run, s", "notebook 02 first run, s", "load at the end"], rows)}
+
+Noise: the notebook column is one run per condition, in a fixed order (not interleaved); "stopped" means a cell
+ran past {args.timeout} s or the notebook failed. On a quiet machine "2 fixed" and "auto" are the same setting, so
+their difference shows the noise of one run.
 """
     common.write_section(common.out_path(args), "thread_policy", common.section(
         "thread_policy", "Thread policy: torch threads alone and beside a busy process"
