@@ -73,16 +73,10 @@ def free_port() -> int:
 
 
 def fill_shared_cache(notebook: Path, cache: Path) -> float:
-    """The teacher's step: run the notebook once into `cache`; seconds taken."""
-    from nbclient import NotebookClient
-    nb = nbformat.read(notebook, as_version=4)
-    os.environ["VAE_HELPERS_CACHE_DIR"] = str(cache)
+    """The teacher's step, with the teacher's command (`make class-cache`, one notebook): seconds taken."""
     start = time.perf_counter()
-    try:
-        NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
-                       resources={"metadata": {"path": str(notebook.parent)}}).execute()
-    finally:
-        os.environ.pop("VAE_HELPERS_CACHE_DIR", None)
+    subprocess.run([sys.executable, str(ROOT / "tools" / "execute_notebooks.py"), "--cache", str(cache),
+                    str(notebook.with_suffix(".md"))], check=True, cwd=ROOT)
     return time.perf_counter() - start
 
 

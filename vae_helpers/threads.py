@@ -121,9 +121,8 @@ def adapt(wait: float = 0.0) -> int:
         if n != torch.get_num_threads():
             torch.set_num_threads(n)
         return n
-    quota = cpu_quota()
-    if quota is not None:
-        n = min(quota, usable_cores())
+    if cpu_quota() is not None:     # a container's share: its quota's cores, whatever the host is doing
+        n = usable_cores()
         if n != torch.get_num_threads():
             torch.set_num_threads(n)
         return n
