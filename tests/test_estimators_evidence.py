@@ -88,3 +88,22 @@ def test_grid_moments_of_a_known_gaussian():
     density = torch.exp(-0.5 * ((h0 - 1) / 0.5) ** 2 - 0.5 * ((h1 + 1) / 0.8) ** 2)
     mean, std = ev.grid_moments(density, axis)
     assert mean.tolist() == pytest.approx([1.0, -1.0], abs=1e-3) and std.tolist() == pytest.approx([0.5, 0.8], abs=1e-3)
+
+
+@pytest.mark.parametrize("method", es.METHODS)
+def test_batched_draws_equal_autograd_on_the_layer_one_draw_at_a_time(small_vae, mnist5k, method):
+    """gradient_stats computes draws in blocks via the chain rule; autograd on the weights, one draw per
+    backward pass, must give the same numbers (same seed: B * d = 16 normals per draw in both)."""
+    x = mnist5k.test[:8]
+    layer = small_vae.encoder[-1]
+    torch.manual_seed(3)
+    reference = []
+    for _ in range(5):
+        mu, logvar = small_vae._encode(x)
+        out = torch.cat([mu, logvar], dim=1).unsqueeze(0)            # (1, B, 2d), still attached to the layer
+        surrogate = es._surrogates(small_vae, out, x, method)[0]
+        reference.append(torch.cat([g.reshape(-1) for g in torch.autograd.grad(surrogate, list(layer.parameters()))]))
+    reference = torch.stack(reference).double()
+    for block in (2, 250):
+        batched = es.gradient_stats(small_vae, x, method, draws=5, seed=3, block=block).samples
+        assert torch.allclose(batched, reference, rtol=1e-4, atol=1e-4 * reference.abs().max().item())

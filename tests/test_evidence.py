@@ -77,3 +77,23 @@ def test_decoder_log_likelihood_and_elbo_bound(mnist5k):
     iw = ev.importance_log_evidence(ll, mu, logvar, 5000, torch.Generator().manual_seed(0))
     # Measured -0.9 nats; the log of an unbiased estimate of p(x) is biased low (Jensen).
     assert log_px - 2.0 < iw < log_px + 0.5
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+def test_a_batch_of_images_shares_one_decoding_and_gives_each_images_own_values(mnist5k, likelihood):
+    """decoder_log_likelihood on N images = the N one-image functions, stacked; the grid handles both shapes."""
+    vh.set_seed(0)
+    vae = vh.VAE(2, hidden=(32,), likelihood=likelihood)
+    vh.fit(vae, mnist5k.train[:300], epochs=2, progress=False)
+    xs = mnist5k.test[:5]
+    h = torch.randn(50, 2)
+    table = ev.decoder_log_likelihood(vae, xs, chunk=7)(h)
+    single = torch.stack([ev.decoder_log_likelihood(vae, x)(h) for x in xs])
+    assert table.shape == (5, 50) and table.dtype == torch.float32
+    assert torch.allclose(table, single, rtol=1e-5, atol=1e-3)       # fp32 sums of 784 terms: ~1e-4 nats apart
+    log_p, post, axis = ev.grid_log_evidence(ev.decoder_log_likelihood(vae, xs), 2, points=30, limit=4)
+    assert log_p.shape == (5,) and post.shape == (5, 30, 30) and axis.shape == (30,)
+    for k in (0, 4):
+        one_p, one_post, _ = ev.grid_log_evidence(ev.decoder_log_likelihood(vae, xs[k]), 2, points=30, limit=4)
+        assert log_p[k].item() == pytest.approx(one_p, abs=1e-3)
+        assert torch.allclose(post[k], one_post, atol=2e-3)               # log-densities, nats

@@ -61,39 +61,64 @@ class MeanTest:
         return self.statistic > self.threshold
 
 
-def _surrogate(model: torch.nn.Module, x: torch.Tensor, method: str) -> torch.Tensor:
-    """A scalar whose gradient w.r.t. the encoder weights is one draw of the chosen estimator."""
-    mu, logvar = model._encode(x)
+def _surrogates(model: torch.nn.Module, out: torch.Tensor, x: torch.Tensor, method: str) -> torch.Tensor:
+    """One scalar per draw, (n,), whose gradient w.r.t. that draw's copy of the encoder output `out` (n, B, 2d)
+    is one draw of the chosen estimator (one eps per draw and image)."""
+    n, batch = out.shape[:2]
+    mu, logvar = out.chunk(2, dim=2)
     std = torch.exp(0.5 * logvar)
     eps = torch.randn_like(mu)
-    z = mu + std * eps
+
+    def log_lik(z: torch.Tensor) -> torch.Tensor:   # log p(x_b|z_kb), (n, B): all draws decoded in one pass
+        logits = model.decode_logits(z.reshape(n * batch, -1))
+        return -model.nll(logits, x.repeat(n, 1, 1, 1)).reshape(n, batch)
+
     if method == "pathwise":            # gradients flow through z = mu + sigma * eps into the encoder
-        return -model.nll(model.decode_logits(z), x).mean()
+        return log_lik(mu + std * eps).mean(1)
     if method == "pathwise, sigma held fixed":   # a deliberately biased variant: no gradient reaches sigma
-        return -model.nll(model.decode_logits(mu + std.detach() * eps), x).mean()
+        return log_lik(mu + std.detach() * eps).mean(1)
     if method == "score":               # z is a fixed sample; the gradient comes from log q(z|x) alone
-        z = z.detach()
-        reward = -model.nll(model.decode_logits(z), x).detach()          # log p(x|z), (B,)
-        return (reward * log_normal(z, mu, std)).mean()
+        z = (mu + std * eps).detach()
+        with torch.no_grad():
+            reward = log_lik(z)                                          # log p(x|z), (n, B)
+        return (reward * log_normal(z, mu, std)).mean(1)
     raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}; got {method!r}.")
 
 
+def _gradient_draws(model: torch.nn.Module, hidden: torch.Tensor, x: torch.Tensor, method: str, n: int) -> torch.Tensor:
+    """`n` single-draw gradients w.r.t. the encoder's output layer (weight, then bias), (n, n_weights)."""
+    layer = model.encoder[-1]
+    with torch.no_grad():
+        out = layer(hidden)                                               # (B, 2d): the same for every draw
+    out = out.expand(n, *out.shape).clone().requires_grad_(True)        # a copy per draw: per-draw gradients
+    grad_out, = torch.autograd.grad(_surrogates(model, out, x, method).sum(), out)    # (n, B, 2d)
+    # out = hidden @ W.T + b, so a draw's dW = grad_out^T @ hidden and db = grad_out summed over images
+    weight = torch.einsum("nbo,bh->noh", grad_out, hidden).reshape(n, -1)
+    return torch.cat([weight, grad_out.sum(1)], dim=1)
+
+
 def gradient_stats(model: torch.nn.Module, x: torch.Tensor, method: str, draws: int = 200,
-                   seed: int = 0) -> GradientStats:
-    """`draws` single-sample gradient estimates w.r.t. the encoder's output layer (nats per image per weight)."""
+                   seed: int = 0, block: int = 250) -> GradientStats:
+    """`draws` single-sample gradient estimates w.r.t. the encoder's output layer (nats per image per weight).
+
+    The draws are computed `block` at a time in one batched pass (the encoder's output does not depend on
+    the noise, so it runs once); each draw is still its own independent estimate.
+    """
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}; got {method!r}.")
     if draws < 2:
         raise ValueError(f"draws must be at least 2 (a variance needs two), got {draws}.")
-    params = list(model.encoder[-1].parameters())
+    x = x.to(model.device)
+    with torch.no_grad():
+        hidden = model.encoder[:-1](x.reshape(len(x), -1))              # the output layer's input, (B, H)
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     try:
-        samples = [torch.cat([g.reshape(-1) for g in torch.autograd.grad(_surrogate(model, x, method), params)])
-                   for _ in range(draws)]
+        samples = [_gradient_draws(model, hidden, x, method, min(block, draws - start))
+                   for start in range(0, draws, block)]
     finally:
         torch.random.set_rng_state(generator_state)   # the caller's random stream is left as it was
-    return GradientStats(torch.stack(samples).double())
+    return GradientStats(torch.cat(samples).double())
 
 
 def mean_test(a: GradientStats, b: GradientStats, level: float = 0.999, null_draws: int = 20_000) -> MeanTest:

@@ -13,7 +13,7 @@ import torch
 from .losses import kl_divergence
 from .models import IMAGE_SHAPE
 
-LogLikelihood = Callable[[torch.Tensor], torch.Tensor]  # h (K, d) -> log p(x|h) (K,)
+LogLikelihood = Callable[[torch.Tensor], torch.Tensor]  # h (K, d) -> log p(x|h) (K,), or (N, K) for N images
 LOG_2PI = math.log(2 * math.pi)
 
 
@@ -29,7 +29,13 @@ def log_mean_exp(values: torch.Tensor) -> torch.Tensor:
 
 
 def decoder_log_likelihood(model: torch.nn.Module, x: torch.Tensor, chunk: int = 8192) -> LogLikelihood:
-    """A function h (K, d) -> log p(x|h) (K,) for one image x under the model's own likelihood (`model.nll`)."""
+    """A function h (K, d) -> log p(x|h) under the model's own likelihood: (K,) for one image x, (N, K) for a batch.
+
+    A batch of N images, (N, 1, 28, 28), shares one decoding of each h, so a grid costs about what one
+    image's does (the likelihood's `log_likelihood_table`); one image keeps gradients for `fit_q`.
+    """
+    if x.dim() == 4:
+        return _batch_log_likelihood(model, x, chunk)
     x = x.reshape(1, *IMAGE_SHAPE).to(model.device)
 
     def with_grad(h: torch.Tensor) -> torch.Tensor:
@@ -45,18 +51,31 @@ def decoder_log_likelihood(model: torch.nn.Module, x: torch.Tensor, chunk: int =
     return log_likelihood
 
 
+def _batch_log_likelihood(model: torch.nn.Module, images: torch.Tensor, chunk: int) -> LogLikelihood:
+    """h (K, d) -> log p(x_n|h_k), (N, K), decoding each block of h once for all N images (no gradients)."""
+    images = images.to(model.device)
+
+    @torch.no_grad()
+    def log_likelihood(h: torch.Tensor) -> torch.Tensor:
+        return torch.cat([model.likelihood.log_likelihood_table(model.decode_logits(block.to(model.device)), images)
+                          for block in h.split(chunk)], dim=1).cpu()
+    return log_likelihood
+
+
 def grid_log_evidence(log_likelihood: LogLikelihood, dim: int, points: int, limit: float = 4.0):
     """log p(x) by a Riemann sum over a grid of `points`^dim latent points in [-limit, limit]^dim.
 
     Returns (log_evidence, log_posterior on the grid, the 1-D axis); cost: points**dim likelihoods.
+    For a batch log-likelihood (N images) the evidence is a tensor (N,) and the posterior (N, points, ...).
     """
     axis = torch.linspace(-limit, limit, points)
     cell = (axis[1] - axis[0]).item() ** dim                               # volume of one grid cell
     h = torch.cartesian_prod(*[axis] * dim).reshape(-1, dim)               # (points**dim, dim)
-    log_joint = log_likelihood(h) + log_normal(h)                          # log p(x|h) + log p(h)
-    log_evidence = torch.logsumexp(log_joint, dim=0) + math.log(cell)      # log sum p(x,h) dh
-    log_posterior = (log_joint - log_evidence).reshape([points] * dim)     # Bayes: p(h|x) = p(x,h) / p(x)
-    return log_evidence.item(), log_posterior, axis
+    log_joint = log_likelihood(h) + log_normal(h)                          # log p(x|h) + log p(h): (K,) or (N, K)
+    log_evidence = torch.logsumexp(log_joint, dim=-1) + math.log(cell)     # log sum p(x,h) dh
+    log_posterior = log_joint - log_evidence.unsqueeze(-1)                 # Bayes: p(h|x) = p(x,h) / p(x)
+    log_posterior = log_posterior.reshape(*log_joint.shape[:-1], *[points] * dim)
+    return (log_evidence.item() if log_joint.dim() == 1 else log_evidence), log_posterior, axis
 
 
 def naive_log_evidence(log_likelihood: LogLikelihood, dim: int, samples: int,
