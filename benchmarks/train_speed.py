@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as common  # noqa: E402
 
 import vae_helpers as vh  # noqa: E402
-from vae_helpers import checks, training  # noqa: E402
+from vae_helpers import training  # noqa: E402
 
 FIT_EPOCHS = 6       # the fewest planned epochs whose run reaches the target on every seed (5 falls ~0.2 nats short)
 EVAL_SEED = 12345    # the eps of the one-sample test -ELBO: identical draws for both models
@@ -94,70 +94,6 @@ def eval_noise():
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(EVAL_SEED)
         yield
-
-
-# --- a proposed change, measured without editing vae_helpers: the input check in one pass ----------------------
-
-def as_images_aminmax(x, name: str = "images") -> torch.Tensor:
-    """checks.as_images, but float32 images are checked with one torch.aminmax pass (NaN and inf show up in it).
-
-    vh's check builds torch.isfinite(x) (in ATen: x == x, x.abs(), != inf: ~5 KiB of temporaries per 28x28 image)
-    then x.min() and x.max(). Anything this fast path does not clearly accept goes to the original check, so its
-    messages are unchanged.
-    """
-    if isinstance(x, torch.Tensor) and x.dtype == torch.float32 and len(x) and \
-            tuple(x.shape[1:]) in ((784,), (28, 28), (1, 28, 28)):
-        low, high = torch.aminmax(x)
-        if bool(torch.isfinite(low) & torch.isfinite(high)) and low >= -1e-6 and high <= 1 + 1e-6:
-            return x.reshape(len(x), 1, 28, 28)
-    return checks.as_images(x, name)
-
-
-@contextlib.contextmanager
-def aminmax_input_check(enabled: bool = True):
-    """Let vh.fit and vh.evaluate use as_images_aminmax while the block runs."""
-    original = training.as_images
-    if enabled:
-        training.as_images = as_images_aminmax
-    try:
-        yield
-    finally:
-        training.as_images = original
-
-
-def vm_kib(field: str) -> int | None:
-    try:
-        return next(int(line.split()[1]) for line in Path("/proc/self/status").read_text().splitlines()
-                    if line.startswith(field + ":"))
-    except (OSError, StopIteration):
-        return None
-
-
-def check_cost(check, x: torch.Tensor, repeats: int = 5) -> tuple[float, float | None]:
-    """(median ms per call, peak MiB added) of an input check on `x`."""
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        check(x)
-        times.append((time.perf_counter() - t) * 1000)
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        before = vm_kib("VmRSS")
-        check(x)
-        peak = (vm_kib("VmHWM") - before) / 1024
-    except (OSError, TypeError):
-        peak = None
-    return statistics.median(times), peak
-
-
-def input_check_table(data) -> str:
-    rows = []
-    for split, x in (("train", data.train), ("test", data.test)):
-        for label, check in (("vh.checks.as_images (now)", checks.as_images), ("one aminmax pass (proposed)",
-                                                                                 as_images_aminmax)):
-            ms, peak = check_cost(check, x)
-            rows.append([f"{split} ({len(x):,} images)", label, f"{ms:.0f}", f"{peak:.0f}" if peak is not None else "-"])
-    return common.table(["images checked", "check", "ms per call (median of 5)", "peak memory added, MiB"], rows)
 
 
 @contextlib.contextmanager
@@ -248,7 +184,7 @@ def _train_reference(data, epochs: int, seed: int, run: Run) -> Run:
 
 
 def train_fit(data, epochs: int, seed: int, name: str = "vh.fit", threads: int | None = None,
-              fast_check: bool = False, **fit_kwargs) -> Run:
+              **fit_kwargs) -> Run:
     """vh.fit(VAE(20, hidden=(400,)), data, epochs) timing training only.
 
     fit evaluates the test set itself after each epoch through `training.evaluate`; that call is wrapped so the
@@ -266,7 +202,7 @@ def train_fit(data, epochs: int, seed: int, name: str = "vh.fit", threads: int |
 
     training.evaluate = evaluate_off_the_clock
     try:
-        with torch_threads(threads), aminmax_input_check(fast_check):
+        with torch_threads(threads):
             vh.set_seed(seed)
             model = vh.VAE(20, hidden=(400,))
             clock = Clock(run)
@@ -289,7 +225,6 @@ def configurations(fit_epochs: int, variants: bool) -> dict[str, tuple]:
             f"vh.fit, {fit_epochs - 1} epoch{'s' if fit_epochs != 2 else ''}": ("fit", None, fit_epochs - 1, {}),  # why not fewer epochs
             "reference, 1 thread": ("reference", 1, None, {}),
             "vh.fit, 1 thread": ("fit", 1, None, {}),
-            "vh.fit, 1 thread, aminmax check": ("fit", 1, None, {"fast_check": True}),  # a proposed change
         })
     return configs
 
@@ -305,20 +240,6 @@ def comparisons(configs: dict) -> list[tuple[str, str]]:
 
 
 # --- reporting -----------------------------------------------------------------------------------------------
-
-def check_section(table: str) -> str:
-    if not table:
-        return ""
-    return f"""A proposed change, measured: vh's input check (`as_images`, run by fit on the training images before the
-first step, inside the timed region, and by evaluate on the test images every epoch) builds `torch.isfinite(x)`,
-which ATen computes as `(x == x) * (x.abs() != inf)`: temporaries of ~5 KiB per image, then two more full passes
-for min and max. One `torch.aminmax` pass answers the same questions (NaN and inf show up in the min/max); the
-"aminmax check" row runs fit with that check (bad inputs still go to the original check and its messages):
-
-{table}
-
-"""
-
 
 def quiet_estimate(runs: list[Run], refs: list[Run]) -> float | None:
     """Fastest single epoch over all repeats x median epochs to each repeat's target: seconds on an idle machine."""
@@ -349,7 +270,7 @@ def fmt_ratios(values: list) -> str:
 
 
 def report(runs: dict[str, list[Run]], pairs: list, ref_epochs: int, fit_epochs: int, dataset: str,
-           loads: list[float], check_table: str = "") -> str:
+           loads: list[float]) -> str:
     seeds = [r.seed for r in next(iter(runs.values()))]
     pair_rows = []
     for fit_name, ref_name in pairs:
@@ -431,7 +352,7 @@ every core ({torch.get_num_threads()} threads here) and the reference loop the s
 
 {pair_table}
 
-{check_section(check_table)}Per configuration (median and min-max over repeats):
+Per configuration (median and min-max over repeats):
 
 {config_table}
 
@@ -494,8 +415,7 @@ def main() -> None:
             print(f"  seed {seed} {name:22s} {run.seconds[-1]:6.1f} s training; test loss by epoch: "
                   f"{' '.join(f'{x:.2f}' for x in run.test_loss)}  ({common.load_now()})", flush=True)
     loads.append(common.load_average() or 0.0)
-    check_table = input_check_table(data) if not args.no_variants else ""
-    body = report(runs, pairs, args.ref_epochs, args.fit_epochs, data.name, loads, check_table)
+    body = report(runs, pairs, args.ref_epochs, args.fit_epochs, data.name, loads)
     title = "Training speed: vh.fit vs the pytorch/examples VAE loop" + (" (quick smoke run)" if args.quick else "")
     common.write_section(common.out_path(args), "train_speed",
                          common.section("train_speed", title, body, time.perf_counter() - started))

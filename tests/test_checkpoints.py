@@ -104,6 +104,10 @@ def test_cache_key_changes_with_any_setting(mnist5k):
     assert base != ckpt.cache_key(model, mnist5k, {"epochs": 6, "seed": 0})
     assert base != ckpt.cache_key(model, mnist5k, {"epochs": 5, "seed": 0, "beta": 2.0})
     assert base != ckpt.cache_key(vh.VAE(3), mnist5k, {"epochs": 5, "seed": 0})
+    gan = vh.GAN(2)
+    old_recipe = ckpt.cache_key(gan, mnist5k, {"epochs": 5, "seed": 0})
+    gan.recipe = "an older recipe"                 # a model's own training recipe is part of its key
+    assert old_recipe != ckpt.cache_key(gan, mnist5k, {"epochs": 5, "seed": 0})
     assert base.startswith("vae-z2-")
 
 

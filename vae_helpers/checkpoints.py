@@ -107,18 +107,18 @@ def _fingerprint(tensor: torch.Tensor) -> str:
     return hashlib.sha256(tensor.detach().cpu().contiguous().numpy().tobytes()).hexdigest()[:16]
 
 
-def config_digest(config: dict, data, settings: dict) -> str:
-    """12 hex digits unique to (architecture config, training data, settings, torch version)."""
+def config_digest(config: dict, data, settings: dict, recipe: str = RECIPE) -> str:
+    """12 hex digits unique to (architecture config, training data, settings, training recipe, torch version)."""
     settings = {k: _fingerprint(v) if isinstance(v, torch.Tensor) else v for k, v in settings.items()}
     desc = {"config": config, "data": getattr(data, "name", "tensor"),
             "train": _fingerprint(getattr(data, "train", data)), "torch": torch.__version__.split("+")[0],
-            "recipe": RECIPE, **settings}
+            "recipe": recipe, **settings}
     return hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def cache_key(model: torch.nn.Module, data, settings: dict) -> str:
     """A file name unique to (architecture, data, training settings, seed, torch version)."""
-    digest = config_digest(model.config, data, settings)
+    digest = config_digest(model.config, data, settings, getattr(model, "recipe", RECIPE))  # a model with its own fit: its own
     return f"{model.config['class'].lower()}-z{model.latent_dim}-{digest}"
 
 

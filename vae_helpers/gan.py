@@ -16,7 +16,7 @@ from torch import nn
 from .checks import N_PIXELS, as_images
 from .models import IMAGE_SHAPE, mlp, reset_layers
 from .progress import progress as progress_bar
-from .training import History, _split, default_device, make_optimizer, stoppable
+from .training import History, _split, default_device, make_optimizer, resolve_precision, stoppable
 from .threads import adapt as adapt_threads
 
 
@@ -24,6 +24,7 @@ class GAN(nn.Module):
     """Generator z ~ N(0, I) -> image, and a discriminator image -> logit of "real"."""
 
     output = "sigmoid"   # generator output -> displayed pixels (what the explorer's payload states)
+    recipe = "gan/adam-0.5/bf16-auto/2"   # GAN.fit's recipe, in its cache key: bumped when fit's defaults change
 
     def __init__(self, latent_dim: int = 16, hidden: Sequence[int] = (400,), critic: Sequence[int] = (400,),
                  dropout: float = 0.3):
@@ -67,19 +68,21 @@ class GAN(nn.Module):
         return self.decode(torch.randn(n, self.latent_dim, generator=generator).to(self.device)).cpu()
 
     def fit(self, data, *, epochs: int, batch_size: int = 64, lr: float = 2e-4, device=None,
-            progress: bool = True) -> History:
+            precision: str = "auto", progress: bool = True) -> History:
         """Alternate one discriminator and one generator step per minibatch (non-saturating loss, Adam beta1 = 0.5).
 
         Returns a History whose train_loss is the generator's loss and train_recon the discriminator's,
         per epoch, both binary cross-entropies in nats per image (train_kl stays 0; no test loss: a GAN has
-        no likelihood to evaluate). Ctrl-C stops after the current batch.
+        no likelihood to evaluate). `precision` as in `vh.fit` ("auto": bfloat16 autocast on CPUs with
+        native bf16, about 1.4x faster here). Ctrl-C stops after the current batch.
         """
         train = as_images(_split(data)[0], "training images")
         device = torch.device(device) if device is not None else default_device()
+        bf16 = resolve_precision(precision, device) == "bf16"
         self.to(device)
         train = train.reshape(len(train), -1).to(device)
         opt_g, opt_d = (make_optimizer(net, lr, betas=(0.5, 0.999)) for net in (self.generator, self.discriminator))
-        history = History()
+        history = History(precision="bf16" if bf16 else "fp32")
         bar = progress_bar(range(epochs), desc="Training GAN", unit="epoch", disable=not progress)
         with stoppable(self, bar, history):
             for _ in bar:
@@ -87,7 +90,7 @@ class GAN(nn.Module):
                 self.train()
                 sums = torch.zeros(2, device=device)
                 for idx in torch.randperm(len(train), device=device).split(batch_size):
-                    sums += self._step(train[idx], opt_g, opt_d) * len(idx)
+                    sums += self._step(train[idx], opt_g, opt_d, bf16) * len(idx)
                 g_loss, d_loss = (sums / len(train)).tolist()
                 history.train_loss.append(g_loss)
                 history.train_recon.append(d_loss)
@@ -95,16 +98,19 @@ class GAN(nn.Module):
                 bar.set_postfix_str(f"generator {g_loss:.2f}, discriminator {d_loss:.2f} nats", refresh=False)
         return history
 
-    def _step(self, real: torch.Tensor, opt_g, opt_d) -> torch.Tensor:
+    def _step(self, real: torch.Tensor, opt_g, opt_d, bf16: bool = False) -> torch.Tensor:
         """One discriminator step then one generator step on a batch of real images (B, 784); their losses, (2,)."""
-        fake = torch.sigmoid(self.generator(torch.randn(len(real), self.latent_dim, device=real.device)))
+        autocast = lambda: torch.autocast(real.device.type, dtype=torch.bfloat16, enabled=bf16)  # noqa: E731 - forwards only
         ones, zeros = torch.ones(len(real), 1, device=real.device), torch.zeros(len(real), 1, device=real.device)
-        d_loss = (F.binary_cross_entropy_with_logits(self.discriminator(real), ones)
-                  + F.binary_cross_entropy_with_logits(self.discriminator(fake.detach()), zeros))
+        with autocast():
+            fake = torch.sigmoid(self.generator(torch.randn(len(real), self.latent_dim, device=real.device)))
+            d_loss = (F.binary_cross_entropy_with_logits(self.discriminator(real), ones)
+                      + F.binary_cross_entropy_with_logits(self.discriminator(fake.detach()), zeros))
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         opt_d.step()
-        g_loss = F.binary_cross_entropy_with_logits(self.discriminator(fake), ones)   # -log D(G(z)): non-saturating
+        with autocast():
+            g_loss = F.binary_cross_entropy_with_logits(self.discriminator(fake), ones)   # -log D(G(z)): non-saturating
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
