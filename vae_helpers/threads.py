@@ -30,6 +30,7 @@ MIN_WINDOW = 0.25   # seconds: /proc/stat counts in 10 ms ticks, so much shorter
 
 _setting: int | str | None = None   # set_threads' value; None: the environment variable, else "auto"
 _last: tuple[float, float, float] | None = None   # (wall s, machine busy core-s, own CPU s) at the last look
+_next_look = 0.0    # perf_counter time before which adapt() keeps the current count without reading /proc
 
 
 def set_threads(n: int | str = "auto") -> int:
@@ -121,6 +122,10 @@ def adapt(wait: float = 0.0) -> int:
         if n != torch.get_num_threads():
             torch.set_num_threads(n)
         return n
+    global _next_look
+    if not wait and time.perf_counter() < _next_look:   # looked moments ago: fit calls this often, keep it ~free
+        return torch.get_num_threads()
+    _next_look = time.perf_counter() + MIN_WINDOW
     if cpu_quota() is not None:     # a container's share: its quota's cores, whatever the host is doing
         n = usable_cores()
         if n != torch.get_num_threads():

@@ -154,8 +154,12 @@ def fit(model: torch.nn.Module, data, *, epochs: int, lr: float = 3e-3, lr_decay
     bar = progress_bar(range(epochs), desc=f"Training {type(model).__name__}", unit="epoch", disable=not progress)
     restart_window()   # the thread policy judges the load from now on, not since the last cell
     with stoppable(model, bar, history):
+        current = model.state_dict()         # the live tensors (the optimiser updates them in place)
+        last_good = {k: v.detach().clone() for k, v in current.items()}
         for epoch in bar:
-            last_good = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            if epoch:   # the weights after the last finite epoch, copied in place: no new tensors per epoch
+                for k, v in current.items():
+                    last_good[k].copy_(v)
             per_batch = _train_epoch(model, optimizer, schedule, epoch, train, train_labels, batch_size,
                                      dict(beta=beta, free_bits=free_bits), binarize, history.precision == "bf16")
             if not _finite_epoch(per_batch, history, model, last_good, epoch, lr):
@@ -206,12 +210,13 @@ def _train_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, sched
                  labels: torch.Tensor | None, batch_size: int, loss_kwargs: dict, binarize: bool,
                  bf16: bool) -> torch.Tensor:
     """One pass over shuffled minibatches; returns each batch's (total, recon, kl) times its size, (batches, 3)."""
-    model.train()
+    if not model.training:
+        model.train()
     steps = -(-len(train) // batch_size)
     per_batch = torch.zeros(steps, 3, device=train.device)  # on the device: no sync per batch
     for b, idx in enumerate(torch.randperm(len(train), device=train.device).split(batch_size)):
         if b % 16 == 0:
-            adapt_threads()  # fewer torch threads while other processes hold cores (threads.py); ~50 us
+            adapt_threads()  # fewer torch threads while other processes hold cores (threads.py); free between looks
         for group in optimizer.param_groups:
             group["lr"] = schedule(epoch * steps + b)
         xb = torch.bernoulli(train[idx]) if binarize else train[idx]
