@@ -24,6 +24,19 @@ def test_gan_training_is_cached_and_records_both_losses(mnist5k, tmp_path):
     again = vh.GAN(4, hidden=(32,), critic=(32,))
     assert vh.train_or_load(again, data, epochs=2, progress=False, cache_dir=tmp_path).train_loss == history.train_loss
     assert all(torch.equal(a, b) for a, b in zip(gan.state_dict().values(), again.state_dict().values()))
+    assert history.precision == vh.training.resolve_precision("auto", torch.device("cpu"))
+
+
+def test_gan_precision_is_chosen_like_fits_and_both_kinds_train(mnist5k):
+    data = mnist5k.subset(128)
+    for precision in ("fp32", "bf16"):
+        vh.set_seed(0)
+        gan = vh.GAN(4, hidden=(32,), critic=(32,))
+        history = gan.fit(data, epochs=2, precision=precision, progress=False)
+        assert history.precision == precision
+        assert all(0 < v < 5 for v in history.train_loss + history.train_recon)   # BCEs, nats: finite and sane
+    with pytest.raises(ValueError, match="precision must be"):
+        vh.GAN(4).fit(data, epochs=1, precision="fp16", progress=False)
 
 
 def test_few_labels_draws_per_class_by_seed(mnist5k):

@@ -74,7 +74,7 @@ class GAN(nn.Module):
         Returns a History whose train_loss is the generator's loss and train_recon the discriminator's,
         per epoch, both binary cross-entropies in nats per image (train_kl stays 0; no test loss: a GAN has
         no likelihood to evaluate). `precision` as in `vh.fit` ("auto": bfloat16 autocast on CPUs with
-        native bf16, about 1.4x faster here). Ctrl-C stops after the current batch.
+        native bf16: 1.2x faster here, interleaved runs). Ctrl-C stops after the current batch.
         """
         train = as_images(_split(data)[0], "training images")
         device = torch.device(device) if device is not None else default_device()
