@@ -25,6 +25,9 @@ def test_pathwise_has_far_less_variance_and_agrees_in_mean(small_vae, mnist5k):
     assert score.total_variance > 50 * pathwise.total_variance
     assert not es.mean_test(pathwise, score).differs          # both unbiased
     assert es.mean_test(pathwise, biased).differs              # the counterfactual: sigma's gradient cut
+    baseline = es.gradient_stats(small_vae, x, es.BASELINE, draws=300, seed=3)
+    assert pathwise.total_variance < baseline.total_variance < score.total_variance   # helps, not to pathwise
+    assert not es.mean_test(baseline, pathwise).differs       # a baseline that ignores z keeps the mean
     with pytest.raises(ValueError, match="method must be"):
         es.gradient_stats(small_vae, x, "magic", draws=2)
     with pytest.raises(ValueError, match="at least 2"):
@@ -90,7 +93,7 @@ def test_grid_moments_of_a_known_gaussian():
     assert mean.tolist() == pytest.approx([1.0, -1.0], abs=1e-3) and std.tolist() == pytest.approx([0.5, 0.8], abs=1e-3)
 
 
-@pytest.mark.parametrize("method", es.METHODS)
+@pytest.mark.parametrize("method", (*es.METHODS, es.BASELINE))
 def test_batched_draws_equal_autograd_on_the_layer_one_draw_at_a_time(small_vae, mnist5k, method):
     """gradient_stats computes draws in blocks via the chain rule; autograd on the weights, one draw per
     backward pass, must give the same numbers (same seed: B * d = 16 normals per draw in both)."""

@@ -118,7 +118,8 @@ def config_digest(config: dict, data, settings: dict, recipe: str = RECIPE) -> s
 
 def cache_key(model: torch.nn.Module, data, settings: dict) -> str:
     """A file name unique to (architecture, data, training settings, seed, torch version)."""
-    digest = config_digest(model.config, data, settings, getattr(model, "recipe", RECIPE))  # a model with its own fit: its own
+    recipe = getattr(model, "recipe", RECIPE)   # a model that trains by its own fit (the GAN) has its own recipe
+    digest = config_digest(model.config, data, settings, recipe)
     return f"{model.config['class'].lower()}-z{model.latent_dim}-{digest}"
 
 

@@ -17,6 +17,7 @@ import torch
 from .evidence import log_normal
 
 METHODS = ("pathwise", "score", "pathwise, sigma held fixed")
+BASELINE = "score, with a baseline"   # the score function minus log p(x|mu) per image: same mean, less noise
 
 
 @dataclass
@@ -77,12 +78,14 @@ def _surrogates(model: torch.nn.Module, out: torch.Tensor, x: torch.Tensor, meth
         return log_lik(mu + std * eps).mean(1)
     if method == "pathwise, sigma held fixed":   # a deliberately biased variant: no gradient reaches sigma
         return log_lik(mu + std.detach() * eps).mean(1)
-    if method == "score":               # z is a fixed sample; the gradient comes from log q(z|x) alone
+    if method in ("score", BASELINE):   # z is a fixed sample; the gradient comes from log q(z|x) alone
         z = (mu + std * eps).detach()
         with torch.no_grad():
             reward = log_lik(z)                                          # log p(x|z), (n, B)
+            if method == BASELINE:   # a control variate that ignores z: E[grad log q] = 0 keeps the mean
+                reward = reward - log_lik(mu.detach())
         return (reward * log_normal(z, mu, std)).mean(1)
-    raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}; got {method!r}.")
+    raise ValueError(f"method must be one of {', '.join(map(repr, (*METHODS, BASELINE)))}; got {method!r}.")
 
 
 def _gradient_draws(model: torch.nn.Module, hidden: torch.Tensor, x: torch.Tensor, method: str, n: int) -> torch.Tensor:
@@ -104,8 +107,8 @@ def gradient_stats(model: torch.nn.Module, x: torch.Tensor, method: str, draws: 
     The draws are computed `block` at a time in one batched pass (the encoder's output does not depend on
     the noise, so it runs once); each draw is still its own independent estimate.
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}; got {method!r}.")
+    if method not in (*METHODS, BASELINE):
+        raise ValueError(f"method must be one of {', '.join(map(repr, (*METHODS, BASELINE)))}; got {method!r}.")
     if draws < 2:
         raise ValueError(f"draws must be at least 2 (a variance needs two), got {draws}.")
     x = x.to(model.device)

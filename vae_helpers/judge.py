@@ -4,7 +4,7 @@ A plain classifier is a poor judge: it is confidently wrong on noise (it must pi
 a small convolutional network with an extra class, "not a digit" (or "not a fashion item"), trained on the
 full training set of its dataset against realistic rejects: garbled, partly erased, fragmentary, blobbed,
 overlaid images, given the same blurs and greys as real ones so that sharpness is no clue (the recipe is in
-tools/train_judge.py). Its verdict is read out by a logistic regression fitted to people's labels: the
+tools/train_judge.py). Its verdict is read out by a logistic regression fitted to labels by eye: the
 calibration set (vae_helpers/calibration/) holds decoded images from nine sources labelled by eye, and the
 readout was fitted on its even half only. `RealismJudge.calibration_report` gives the agreement on the
 held-out odd half, per source. It is shipped trained (like the network behind an FID score), so every
@@ -187,7 +187,7 @@ class Calibration:
     images: torch.Tensor          # (N, 1, 28, 28) float in [0, 1]
     source: torch.Tensor          # (N,) index into `sources`
     sources: tuple[str, ...]
-    eye: torch.Tensor             # (N,) 1 = a person accepts it, 0 = rejects (the final label)
+    eye: torch.Tensor             # (N,) 1 = accepted by eye, 0 = rejected (the final label)
     labellings: torch.Tensor      # (2, N) the two independent labellings behind `eye`
 
     @property
@@ -208,7 +208,7 @@ class Calibration:
         return (self.labellings[0, mask] == self.labellings[1, mask]).float().mean().item()
 
     def eye_shares(self) -> dict[str, float]:
-        """Share of each source's images that people accepted (both halves)."""
+        """Share of each source's images accepted by eye (both halves; who labelled: calibration/README.md)."""
         return {name: self.of(name)[1].float().mean().item() for name in self.sources}
 
 
