@@ -210,13 +210,11 @@ def _train_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, sched
                  labels: torch.Tensor | None, batch_size: int, loss_kwargs: dict, binarize: bool,
                  bf16: bool) -> torch.Tensor:
     """One pass over shuffled minibatches; returns each batch's (total, recon, kl) times its size, (batches, 3)."""
-    if not model.training:
-        model.train()
+    model.train()
     steps = -(-len(train) // batch_size)
     per_batch = torch.zeros(steps, 3, device=train.device)  # on the device: no sync per batch
     for b, idx in enumerate(torch.randperm(len(train), device=train.device).split(batch_size)):
-        if b % 16 == 0:
-            adapt_threads()  # fewer torch threads while other processes hold cores (threads.py); free between looks
+        adapt_threads()  # fewer threads while other processes hold cores; reads /proc at most every 0.25 s
         for group in optimizer.param_groups:
             group["lr"] = schedule(epoch * steps + b)
         xb = torch.bernoulli(train[idx]) if binarize else train[idx]
