@@ -27,6 +27,14 @@ def test_judge_accepts_digits_and_rejects_non_digits(judge, mnist5k):
     assert judge.reject_name == "not a digit" and judge.class_shares(mnist5k.test).sum().item() == pytest.approx(1)
 
 
+def test_judge_batch_size_does_not_change_its_outputs(judge, mnist5k):
+    x = mnist5k.test[:230]                                   # not a multiple of the batch: a short last batch
+    reference = judge._outputs(x, batch=len(x))
+    for batch in (7, 100):
+        for got, want in zip(judge._outputs(x, batch=batch), reference):
+            torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
 def test_judge_names_follow_the_dataset(mnist5k):
     fashion = vh.Dataset("fashion-mnist", mnist5k.train[:300], mnist5k.test[:50], mnist5k.train_labels[:300],
                          mnist5k.test_labels[:50], vh.data.FASHION_CLASSES)
