@@ -11,6 +11,7 @@ import torch
 
 from .checks import as_images
 from .losses import model_loss
+from .optim import FusedAdam, fused_kernel_available
 from .progress import progress as progress_bar
 from .threads import adapt as adapt_threads, restart_window
 
@@ -91,8 +92,10 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return precision
 
 
-def make_optimizer(model: torch.nn.Module, lr: float, betas: tuple[float, float] = (0.9, 0.999)) -> torch.optim.Optimizer:
-    """Adam, fused into one kernel where the device supports it (fewer, larger operations per step)."""
+def make_optimizer(model: torch.nn.Module, lr: float, betas: tuple[float, float] = (0.9, 0.999)):
+    """Adam, fused into one kernel where the device has it (fewer, larger operations per step; see optim.py)."""
+    if fused_kernel_available(next(model.parameters()).device):
+        return FusedAdam(model.parameters(), lr=lr, betas=betas)
     try:
         return torch.optim.Adam(model.parameters(), lr=lr, betas=betas, fused=True)
     except (RuntimeError, TypeError):  # a device or build without the fused kernel
@@ -206,7 +209,7 @@ def _inputs(model: torch.nn.Module, data, test, epochs: int, batch_size: int) ->
     return train, test, train_labels, test_labels
 
 
-def _train_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, schedule, epoch: int, train: torch.Tensor,
+def _train_epoch(model: torch.nn.Module, optimizer, schedule, epoch: int, train: torch.Tensor,
                  labels: torch.Tensor | None, batch_size: int, loss_kwargs: dict, binarize: bool,
                  bf16: bool) -> torch.Tensor:
     """One pass over shuffled minibatches; returns each batch's (total, recon, kl) times its size, (batches, 3)."""
