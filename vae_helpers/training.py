@@ -92,7 +92,8 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return precision
 
 
-def make_optimizer(model: torch.nn.Module, lr: float, betas: tuple[float, float] = (0.9, 0.999)):
+def make_optimizer(model: torch.nn.Module, lr: float,
+                   betas: tuple[float, float] = (0.9, 0.999)) -> FusedAdam | torch.optim.Optimizer:
     """Adam, fused into one kernel where the device has it (fewer, larger operations per step; see optim.py)."""
     if fused_kernel_available(next(model.parameters()).device):
         return FusedAdam(model.parameters(), lr=lr, betas=betas)
