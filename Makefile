@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/train_speed.py
 	$(PY) benchmarks/step_profile.py
 	$(PY) benchmarks/thread_policy.py
+	$(PY) benchmarks/class_arrives.py
 	$(PY) benchmarks/notebook_times.py
 	$(PY) benchmarks/notebook_times.py --threads 1
 	$(PY) benchmarks/growth.py

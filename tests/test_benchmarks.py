@@ -35,7 +35,8 @@ def snapshot(path: Path):
 
 @pytest.mark.parametrize("script, key", [("train_speed", "train_speed"), ("notebook_times", "notebook_times"),
                                          ("growth", "growth"),
-                                         ("thread_policy", "thread_policy"), ("step_profile", "step_profile")])
+                                         ("thread_policy", "thread_policy"), ("step_profile", "step_profile"),
+                                         ("class_arrives", "class_arrives")])
 def test_quick_mode_runs_and_writes_only_its_out_file(script, key, tmp_path, monkeypatch):
     monkeypatch.setenv("VAE_HELPERS_CACHE_DIR", str(tmp_path / "models"))
     out = tmp_path / "RESULTS.md"

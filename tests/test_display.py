@@ -72,3 +72,23 @@ def test_notebook_setup_replaces_the_png_by_html_with_alt():
         shell.display_formatter.formatters["text/html"].pop(Figure, None)
         shell.display_formatter.formatters["text/plain"].pop(Figure, None)
         InteractiveShell.clear_instance()
+
+
+def test_notebook_setup_reapplies_the_thread_policy_before_every_cell(monkeypatch):
+    """The thread count follows the load cell by cell, also in cells that never call fit (models loaded)."""
+    import vae_helpers.display as display
+    looks = []
+    monkeypatch.setattr(display, "adapt_threads", lambda wait=0.0: looks.append(wait) or 1)
+    shell = InteractiveShell.instance()
+    try:
+        vh.notebook_setup()
+        vh.notebook_setup()                                  # run twice (a re-run setup cell): one hook, not two
+        assert shell.events.callbacks["pre_run_cell"].count(display._before_cell) == 1
+        looks.clear()
+        shell.run_cell("x = 1")
+        shell.run_cell("y = 2")
+        assert looks == [0.0, 0.0]                           # one look per cell, without a wait
+    finally:
+        shell.display_formatter.formatters["text/html"].pop(Figure, None)
+        shell.display_formatter.formatters["text/plain"].pop(Figure, None)
+        InteractiveShell.clear_instance()

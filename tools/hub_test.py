@@ -49,7 +49,8 @@ PASSWORD = "class-of-" + uuid.uuid4().hex[:8]
 CELL_TIMEOUT = 900   # seconds for one cell (a whole class training at once on 2 cores is slow, not stuck)
 PID = "import os; print('kernel_pid', os.getpid())"
 LAST_ERROR = "import os, sys; print('kernel_pid', os.getpid()); print(repr(getattr(sys, 'last_value', None)))"
-PEAK = "import resource; print('peak_rss_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+PEAK = ("import resource, torch; print('peak_rss_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); "
+        "print('torch_threads', torch.get_num_threads())")
 
 
 @dataclass
@@ -61,6 +62,7 @@ class Learner:
     pull: float = 0.0       # nbgitpuller
     run: float = 0.0        # the notebook's code cells, through the kernel
     peak_mb: float = 0.0
+    threads: int = 0        # torch's thread count when the notebook ended (the thread policy's last choice)
     reconnects: int = 0     # websocket drops survived (JupyterLab reconnects the same way)
     trained: int = 0        # models the learner had to train (files in their own cache afterwards)
     error: str = ""
@@ -243,6 +245,7 @@ def run_notebook(hub: Hub, learner: Learner, token: str, path: str) -> float:
                     raise RuntimeError(f"{where}: the kernel died or restarted (websocket reconnected)") from err
                 if last[-1].strip() != "None":
                     raise RuntimeError(f"{where} (websocket reconnected): {last[-1].strip()}") from err
+        learner.threads = int(re.search(r"torch_threads (\d+)", out).group(1))
         return int(re.search(r"peak_rss_kb (\d+)", out).group(1)) / 1024
     finally:
         ws.close()
@@ -330,7 +333,8 @@ def report(label: str, learners: list[Learner], survivors: list[str], wall: floa
                      f"nbgitpuller median {statistics.median(lr.pull for lr in ok):.1f} s; "
                      f"peak kernel memory median {statistics.median(lr.peak_mb for lr in ok):.0f} MB, "
                      f"largest {max(lr.peak_mb for lr in ok):.0f} MB; models each learner trained: "
-                     f"{', '.join(str(lr.trained) for lr in ok)}; websocket reconnections: "
+                     f"{', '.join(str(lr.trained) for lr in ok)}; torch threads at the end: "
+                     f"{', '.join(str(lr.threads) for lr in ok)}; websocket reconnections: "
                      f"{sum(lr.reconnects for lr in learners)}")
     lines += [f"  FAILED {lr.name}: {lr.error}" for lr in learners if lr.error]
     lines += [f"  process left running (killed): {s}" for s in survivors]

@@ -93,7 +93,7 @@ def figure_html(fig: Figure) -> str:
 
 def notebook_setup() -> None:
     """In a notebook: projector-sized figure text, every figure shown as an <img> with a text alternative, and
-    torch's thread count set by the load-aware policy of threads.py (a 0.2 s look at the machine's load)."""
+    torch's thread count set by the load-aware policy of threads.py (a 0.2 s look now, then before every cell)."""
     try:
         from IPython import get_ipython
     except ImportError:  # pragma: no cover - IPython comes with every Jupyter install
@@ -111,3 +111,14 @@ def notebook_setup() -> None:
     formatters["image/png"].pop(Figure, None)                    # one copy of each figure, not two
     formatters["text/html"].for_type(Figure, figure_html)
     formatters["text/plain"].for_type(Figure, lambda fig, printer, cycle: printer.text(describe_figure(fig)))
+    # Re-apply the thread policy before every cell, not only while `fit` trains: a cell that loads its models
+    # and then evaluates, samples or judges would otherwise keep the count chosen in this setup cell, and on a
+    # crowded hub a kernel that happened to start on a quiet moment kept 2 spinning threads for the whole run.
+    events = shell.events
+    if _before_cell not in events.callbacks["pre_run_cell"]:
+        events.register("pre_run_cell", _before_cell)
+
+
+def _before_cell(info=None) -> None:
+    """IPython pre_run_cell hook: the thread policy from the load since its last look (reads /proc, no wait)."""
+    adapt_threads()

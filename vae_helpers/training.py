@@ -123,6 +123,7 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, *, beta: float = 1.0, batc
     device = next(model.parameters()).device
     sums = torch.zeros(3, dtype=torch.float64)
     for i in range(0, len(x), batch_size):
+        adapt_threads()   # a long evaluation follows the load too (reads /proc at most every 0.25 s)
         xb = x[i:i + batch_size].to(device)
         yb = labels[i:i + batch_size].to(device) if labels is not None else None
         sums += torch.stack(model_loss(model, xb, beta, y=yb)).double().cpu() * len(xb)
