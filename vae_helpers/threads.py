@@ -6,10 +6,12 @@ process on 2 cores, a training run on 2 threads took 2.2x as long as on 1 thread
 finish within 240 s per cell (74 s on 1 thread). Alone, 2 threads were 1.3-1.5x faster than 1
 (benchmarks/RESULTS.md, "Thread policy" and "Where a training step's time goes"). So the policy ("auto")
 counts the cores this process may use (affinity mask, or a cgroup CPU quota when one is set), subtracts the
-cores other processes kept busy, and gives torch the rest (at least 1). `fit` asks before every
-minibatch; a look happens at most every 0.25 s (in between, the call only reads the clock) and uses the
-CPU time the machine and this process used since the last look, so a browser, a second kernel or a
-classmate's job that starts mid-training is noticed. Under a CPU quota (a container on a hub) the
+cores other processes kept busy, and gives torch the rest (at least 1). `fit` and `evaluate` ask before
+every minibatch, and in a notebook `notebook_setup` makes IPython ask before every cell (a cell that only
+loads and evaluates models would otherwise keep the count its setup cell chose). A look happens at most
+every 0.25 s (in between, the call only reads the clock) and uses the CPU time the machine and this process
+used since the last look, so a browser, a second kernel or a classmate's job that starts mid-training is
+noticed. Under a CPU quota (a container on a hub) the
 machine-wide counts describe other tenants, not this learner's share, so there the quota alone decides.
 
 Override with `set_threads(n)` or the environment variable VAE_HELPERS_THREADS=n ("auto" restores the
