@@ -78,7 +78,7 @@ def classifier_accuracy(labelled: Dataset, extra: Extra | None = None, steps: in
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     net = mlp([N_PIXELS, hidden, len(labelled.classes)])
-    optimizer = make_optimizer(net, lr=1e-3)  # fused Adam: no torch.optim import cost, ~4x cheaper steps here
+    optimizer = make_optimizer(net, lr=1e-3)  # fused Adam: same accuracies, 0.55 vs 0.89 s per seed, no dynamo import
     for _ in range(steps):
         idx = torch.randint(0, len(labelled.train), (batch_size,), generator=g)
         x, y = labelled.train[idx], labelled.train_labels[idx]

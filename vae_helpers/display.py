@@ -112,8 +112,8 @@ def notebook_setup() -> None:
     formatters["text/html"].for_type(Figure, figure_html)
     formatters["text/plain"].for_type(Figure, lambda fig, printer, cycle: printer.text(describe_figure(fig)))
     # Re-apply the thread policy before every cell, not only while `fit` trains: a cell that loads its models
-    # and then evaluates, samples or judges would otherwise keep the count chosen in this setup cell, and on a
-    # crowded hub a kernel that happened to start on a quiet moment kept 2 spinning threads for the whole run.
+    # and then evaluates, samples or judges would otherwise keep the count chosen in this setup cell: a kernel
+    # started on a quiet machine kept 2 spinning threads when others arrived (benchmarks/class_arrives.py).
     events = shell.events
     if _before_cell not in events.callbacks["pre_run_cell"]:
         events.register("pre_run_cell", _before_cell)
