@@ -228,7 +228,16 @@ def run_notebook(hub: Hub, learner: Learner, token: str, path: str) -> float:
     try:
         cells = [c.source for c in nbformat.read(Path(hub.folder / "home" / learner.name / path), 4).cells
                  if c.cell_type == "code"]
-        pid = execute(ws, session, PID, "start")
+        for attempt in range(4):   # a kernel starting on a crowded server can drop its first websocket
+            try:
+                pid = execute(ws, session, PID, "start")
+                break
+            except websocket.WebSocketException as err:
+                if attempt == 3:
+                    raise RuntimeError(f"start: {type(err).__name__}: {err} (after 3 reconnections)") from err
+                learner.reconnects += 1
+                ws.close()
+                ws = connect()     # nothing has run yet: asking again for the pid is safe
         out = ""
         for i, source in enumerate([*cells, PEAK]):
             where = f"cell {i + 1} of {len(cells)}"
