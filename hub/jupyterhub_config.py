@@ -17,8 +17,10 @@ it is for trying the hub and for the load test. On a shared server, use jupyterh
 VAE_HELPERS_SHARED_CACHE  the read-only model cache the teacher filled (`make class-cache`), passed to every
                    learner's kernel; each learner also has a writable cache in their home, layered on top
 """
+import hashlib
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 c = get_config()  # noqa: F821 - provided by JupyterHub when it loads this file
@@ -59,11 +61,33 @@ c.Spawner.environment = {
     "VAE_HELPERS_CACHE_DIR": lambda spawner: str(ROOT / "home" / spawner.user.name / ".cache" / "vae_helpers"),
     "VAE_HELPERS_SHARED_CACHE": os.environ.get("VAE_HELPERS_SHARED_CACHE", ""),
     "MPLCONFIGDIR": lambda spawner: str(ROOT / "home" / spawner.user.name / ".config" / "matplotlib"),
+    "JUPYTER_RUNTIME_DIR": lambda spawner: kernel_runtime_dir(spawner.user.name),
 }
+# Kernels talk to their server over unix sockets (ipc), not TCP ports. With TCP, each server picks 5 free
+# ports per kernel and the kernel binds them a second or two later; when a class starts its kernels together,
+# another process can take one of them in between, the kernel dies with "Address already in use", and
+# jupyter_client's restarts reuse the same ports: the kernel is declared dead and the learner's notebook shows
+# "Kernel does not exist" (2 failed CI load tests, 2026-12; reproduced by holding a kernel's port on purpose:
+# 5 restarts on the same port, then 404). A unix socket's path must stay under 108 bytes, so the socket files
+# live in a short folder per learner rather than in their home.
+IPC_NAME_BYTES = len("/kernel-00000000-0000-0000-0000-000000000000-ipc-5")
+RUN_BASE = ROOT / "run" if len(str(ROOT)) <= 40 else \
+    Path(tempfile.gettempdir()) / f"vae-hub-{hashlib.sha256(str(ROOT).encode()).hexdigest()[:8]}"
+
+
+def kernel_runtime_dir(name: str) -> str:
+    """A learner's Jupyter runtime folder (connection files, kernel sockets), short enough for unix sockets."""
+    folder = RUN_BASE / (name if len(name) <= 16 else hashlib.sha256(name.encode()).hexdigest()[:16])
+    if len(str(folder)) + IPC_NAME_BYTES >= 108:
+        raise RuntimeError(f"{folder} is too long for a kernel's unix sockets (108 bytes with the file name): "
+                           "set TMPDIR or HUB_ROOT to a shorter folder")
+    return str(folder)
+
+
 # Idle kernels hold memory: the server culls them after 20 minutes idle (even with a tab still open), and
 # itself after an hour without kernels. The local spawner enforces no memory or CPU limit.
 c.Spawner.args = ["--MappingKernelManager.cull_idle_timeout=1200", "--MappingKernelManager.cull_connected=True",
-                  "--ServerApp.shutdown_no_activity_timeout=3600"]
+                  "--ServerApp.shutdown_no_activity_timeout=3600", "--KernelManager.transport=ipc"]
 if os.geteuid() == 0:
     # Every learner would get a root terminal: refuse, unless this is a throw-away container or the load test.
     if os.environ.get("HUB_ALLOW_ROOT") != "1":

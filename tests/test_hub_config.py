@@ -53,6 +53,19 @@ def test_each_kernel_has_its_own_cache_above_the_shared_one(monkeypatch, tmp_pat
     assert env["VAE_HELPERS_SHARED_CACHE"] == "/srv/vae-models"
 
 
+def test_kernels_use_unix_sockets_whose_paths_fit(monkeypatch, tmp_path):
+    """TCP ports can be taken between the server's choice and the kernel's bind (a class starting together)."""
+    assert "--KernelManager.transport=ipc" in load(monkeypatch, tmp_path).Spawner.args
+    socket_name = "/kernel-00000000-0000-0000-0000-000000000000-ipc-5"
+    for root in ("/srv/vae-hub", str(tmp_path / ("a-long-folder-name-" * 6))):   # a long one: the temp folder
+        runtime = load(monkeypatch, tmp_path, HUB_ROOT=root).Spawner.environment["JUPYTER_RUNTIME_DIR"]
+        for name in ("ada", "firstname.lastname-of-a-learner@university.example"):
+            folder = runtime(types.SimpleNamespace(user=types.SimpleNamespace(name=name)))
+            assert len(folder + socket_name) < 108
+            assert folder.startswith("/srv/vae-hub/run/") == (root == "/srv/vae-hub")
+            assert folder != runtime(types.SimpleNamespace(user=types.SimpleNamespace(name=name + "2")))
+
+
 def test_the_sizing_table_reports_failures_and_medians():
     sys.path.insert(0, str(ROOT / "tools"))
     try:
@@ -68,3 +81,17 @@ def test_the_sizing_table_reports_failures_and_medians():
     lines = hub_test.report("with the shared cache", learners, ["123 stray"], 40.0)
     assert lines[0].startswith("with the shared cache: 2 of 3 finished")
     assert any("FAILED c" in line for line in lines) and any("123 stray" in line for line in lines)
+
+
+def test_a_failed_learner_is_reported_with_its_kernels_server_log(tmp_path):
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import hub_test
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    (tmp_path / "hub.log").write_text("[I] Kernel started: k-1\n[I] Kernel started: k-2\n[I] 200 GET /x\n"
+                                      "zmq.error.ZMQError: Address already in use (addr='tcp://127.0.0.1:5')\n")
+    with open(tmp_path / "hub.log", "a") as log:
+        said = hub_test.server_log_about(types.SimpleNamespace(folder=tmp_path, log=log), hub_test.Learner("a", kernel="k-2"))
+    assert said.splitlines()[1:] == ["    server log: [I] Kernel started: k-2",
+                                     "    server log: zmq.error.ZMQError: Address already in use (addr='tcp://127.0.0.1:5')"]

@@ -65,6 +65,7 @@ class Learner:
     threads: int = 0        # torch's thread count when the notebook ended (the thread policy's last choice)
     reconnects: int = 0     # websocket drops survived (JupyterLab reconnects the same way)
     trained: int = 0        # models the learner had to train (files in their own cache afterwards)
+    kernel: str = ""        # the kernel's id, to find its server's log lines when something fails
     error: str = ""
 
 
@@ -221,7 +222,8 @@ def run_notebook(hub: Hub, learner: Learner, token: str, path: str) -> float:
     r = requests.post(f"{base}/sessions", headers=head, timeout=60,
                       json={"path": path, "type": "notebook", "name": Path(path).name, "kernel": {"name": "python3"}})
     r.raise_for_status()
-    url = f"ws://127.0.0.1:{hub.port}/user/{learner.name}/api/kernels/{r.json()['kernel']['id']}/channels"
+    learner.kernel = r.json()["kernel"]["id"]
+    url = f"ws://127.0.0.1:{hub.port}/user/{learner.name}/api/kernels/{learner.kernel}/channels"
     connect = lambda: websocket.create_connection(  # noqa: E731
         url, header=[f"Authorization: token {token}"], timeout=CELL_TIMEOUT)
     ws, session = connect(), uuid.uuid4().hex
@@ -307,8 +309,17 @@ def learner_run(hub: Hub, learner: Learner, notebook_path: str, start_gate: thre
         requests.delete(f"{hub.url}/hub/api/users/{learner.name}/server",
                         headers={"Authorization": f"token {token}"}, timeout=60)
     except Exception as err:  # noqa: BLE001 - a failed learner is a measurement, reported below
-        learner.error = f"{type(err).__name__}: {err}"
+        learner.error = f"{type(err).__name__}: {str(err)[:300]}" + server_log_about(hub, learner)
         start_gate.abort()
+
+
+def server_log_about(hub: Hub, learner: Learner, lines: int = 8) -> str:
+    """The last server-log lines about the learner's kernel (or any kernel dying), to say why it failed."""
+    hub.log.flush()
+    text = (hub.folder / "hub.log").read_text(errors="replace").splitlines()
+    marks = ("Address already in use", "restart", "died", "does not exist", "ping timeout")
+    found = [line for line in text if (learner.kernel and learner.kernel in line) or any(m in line for m in marks)]
+    return "".join(f"\n    server log: {line[:200]}" for line in found[-lines:])
 
 
 def phase(folder: Path, n: int, notebook: Path, shared: Path | None, origin: Path
