@@ -37,7 +37,8 @@ def run_kernel(notebook: Path, shared: Path, threads: str, times: list, index: i
                    VAE_HELPERS_THREADS=threads)
         start = time.perf_counter()
         subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
-                        str(notebook), "--output-dir", tmp, "--ExecutePreprocessor.timeout=900"],
+                        str(notebook), "--output-dir", tmp, "--ExecutePreprocessor.timeout=900",
+                        "--KernelManager.transport=ipc"],   # kernels starting together over TCP can lose a port
                        env=env, check=True, capture_output=True, cwd=NOTEBOOK.parent)
         times[index] = time.perf_counter() - start
 
