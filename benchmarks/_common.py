@@ -17,6 +17,8 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+from execute_notebooks import cpu_model  # noqa: E402,F401 - the one CPU description, also in stored outputs
 BENCH_DIR = ROOT / "benchmarks"
 RESULTS = BENCH_DIR / "RESULTS.md"
 PREAMBLE = """# Benchmark results
@@ -42,17 +44,6 @@ def out_path(args: argparse.Namespace) -> Path | None:
     if args.out is not None:
         return args.out
     return None if args.quick else RESULTS
-
-
-def cpu_model() -> str:
-    """The CPU's model name (from /proc/cpuinfo on Linux)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def bf16_native() -> bool:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import platform
 import re
 import shutil
 import sys
@@ -35,6 +36,32 @@ from nbclient.exceptions import CellExecutionError
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 DATASET_LINE = re.compile(r'^DATASET = "[^"]*"', re.M)
+# The machine the stored outputs were computed on: bf16 kernels round differently on different processors
+# (an AMD EPYC and an Intel Xeon with AMX of the same 2-core kind gave 84 printed lines beyond tolerance),
+# so tests/test_stored_numbers.py compares printed numbers only on a machine of the same arithmetic.
+COMPUTED_ON = NOTEBOOKS / "outputs_computed_on.txt"
+
+
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def arithmetic() -> str:
+    """What decides the notebooks' last digits: CPU model, torch's kernel level, AMX tiles, torch version."""
+    import torch
+    try:
+        amx = " amx_bf16" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        amx = False
+    return (f"{cpu_model()}; {torch.backends.cpu.get_cpu_capability()}; AMX {'yes' if amx else 'no'}; "
+            f"torch {torch.__version__}")
 
 
 def sources(args: list[str]) -> list[Path]:
@@ -102,6 +129,17 @@ def unsaved(nb: nbformat.NotebookNode) -> bool:
                for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", []))
 
 
+def record_machine(paths: list[Path]) -> None:
+    """Write which machine computed the stored outputs; warn if they now come from two different ones."""
+    here = arithmetic()
+    before = COMPUTED_ON.read_text().strip() if COMPUTED_ON.exists() else ""
+    if set(paths) >= set(sources([])) or before in ("", here):
+        COMPUTED_ON.write_text(here + "\n")
+    else:
+        print(f"  WARNING: the other notebooks' outputs were computed on {before}, these on {here}; "
+              "run every notebook on one machine (make notebooks)", flush=True)
+
+
 def run(paths: list[Path], dataset: str | None, store: bool = True, must_save: bool = False) -> int:
     """Execute each notebook in order, store it (default dataset only) and print the time each took."""
     total, failed_any = 0.0, False
@@ -135,6 +173,8 @@ def run(paths: list[Path], dataset: str | None, store: bool = True, must_save: b
         print(f"  {seconds:5.1f} s", flush=True)
     if scratch is not None:
         shutil.rmtree(scratch, ignore_errors=True)
+    if store:
+        record_machine(paths)
     print(f"{len(paths)} notebook(s) executed in {total:.1f} s{' with failing checks' if failed_any else ''}")
     return 1 if failed_any else 0
 
