@@ -133,7 +133,7 @@ def record_machine(paths: list[Path]) -> None:
     """Write which machine computed the stored outputs; warn if they now come from two different ones."""
     here = arithmetic()
     before = COMPUTED_ON.read_text().strip() if COMPUTED_ON.exists() else ""
-    if set(paths) >= set(sources([])) or before in ("", here):
+    if {p.resolve() for p in paths} >= {p.resolve() for p in sources([])} or before in ("", here):
         COMPUTED_ON.write_text(here + "\n")
     else:
         print(f"  WARNING: the other notebooks' outputs were computed on {before}, these on {here}; "
