@@ -31,16 +31,18 @@ TOOLS = common.ROOT / "tools"
 
 
 def run_kernel(notebook: Path, shared: Path, threads: str, times: list, index: int) -> None:
-    """Execute `notebook` in a fresh process with its own empty cache above `shared`; wall seconds into times."""
+    """Execute `notebook` in a fresh process with its own empty cache above `shared`; wall seconds into times.
+
+    A failed run leaves its error's last lines in times[index] (a thread cannot raise to its caller).
+    """
     with tempfile.TemporaryDirectory(prefix="vh_class_") as tmp:
         env = dict(os.environ, VAE_HELPERS_SHARED_CACHE=str(shared), VAE_HELPERS_CACHE_DIR=str(Path(tmp) / "own"),
                    VAE_HELPERS_THREADS=threads)
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
-                        str(notebook), "--output-dir", tmp, "--ExecutePreprocessor.timeout=900",
-                        "--KernelManager.transport=ipc"],   # kernels starting together over TCP can lose a port
-                       env=env, check=True, capture_output=True, cwd=NOTEBOOK.parent)
-        times[index] = time.perf_counter() - start
+        proc = subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
+                               str(notebook), "--output-dir", tmp, "--ExecutePreprocessor.timeout=900"],
+                              env=env, capture_output=True, text=True, cwd=NOTEBOOK.parent)
+        times[index] = time.perf_counter() - start if proc.returncode == 0 else proc.stderr[-1500:]
 
 
 def arrival(notebook: Path, shared: Path, first: str, others: int, delay: float) -> list[float]:
@@ -54,6 +56,9 @@ def arrival(notebook: Path, shared: Path, first: str, others: int, delay: float)
         w.start()
     for w in workers:
         w.join()
+    failed = [f"kernel {i}: {t}" for i, t in enumerate(times) if not isinstance(t, float) or t <= 0]
+    if failed:
+        raise RuntimeError("a kernel's notebook run failed:\n" + "\n".join(failed))
     return times
 
 

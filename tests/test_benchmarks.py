@@ -105,3 +105,14 @@ def test_growth_linear_fit_recovers_a_line():
     a, b, r2 = growth.linear_fit([1, 2, 4, 10], [0.5 + 0.2 * n for n in (1, 2, 4, 10)])
     assert (a, b, r2) == pytest.approx((0.5, 0.2, 1.0))
     assert growth.loglog_slope([1, 10, 100], [3, 30, 300]) == pytest.approx(1.0)
+
+
+def test_class_arrives_fails_when_a_kernel_does(tmp_path):
+    """A kernel whose notebook run fails must fail the benchmark, not report 0 s (it did once: ipc from nbconvert)."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        import class_arrives
+    finally:
+        sys.path.remove(str(BENCH))
+    with pytest.raises(RuntimeError, match="kernel 0: .*missing.ipynb"):
+        class_arrives.arrival(tmp_path / "missing.ipynb", tmp_path, "auto", 0, 0.0)
