@@ -69,7 +69,9 @@ c.Spawner.environment = {
 # jupyter_client's restarts reuse the same ports: the kernel is declared dead and the learner's notebook shows
 # "Kernel does not exist" (2 failed CI load tests, 2026-12; reproduced by holding a kernel's port on purpose:
 # 5 restarts on the same port, then 404). A unix socket's path must stay under 108 bytes, so the socket files
-# live in a short folder per learner rather than in their home.
+# live in a short folder per learner rather than in their home. With LocalProcessSpawner (one system user per
+# learner) delete the JUPYTER_RUNTIME_DIR line above: a learner cannot write in the hub's folder, and the
+# default, ~/.local/share/jupyter/runtime, is short enough in /home/<user> (user names up to 22 characters).
 IPC_NAME_BYTES = len("/kernel-00000000-0000-0000-0000-000000000000-ipc-5")
 RUN_BASE = ROOT / "run" if len(str(ROOT)) <= 40 else \
     Path(tempfile.gettempdir()) / f"vae-hub-{hashlib.sha256(str(ROOT).encode()).hexdigest()[:8]}"
