@@ -12,6 +12,7 @@ import platform
 import re
 import shlex
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -26,7 +27,10 @@ PREAMBLE = """# Benchmark results
 Measured numbers, reported and never asserted. `make bench` reruns every script below and rewrites
 this file section by section; each section says when, where and with which command it was measured.
 Wall-clock times on a shared machine are noisy: each section says how noisy (spread over repeats and
-the machine's load while measuring).
+the machine's load while measuring). The speed probe in each section's header times a training step's five
+large matrix products at the start and the end of the run: the same VM of the CI machine kind has run them
+1.6-1.8x slower some hours than others with nothing else running, so compare run times across sections and
+days only at similar probes.
 """
 
 
@@ -56,6 +60,27 @@ def machine_line() -> str:
     return (f"{cpu_model()}, {os.cpu_count()} logical cores ({torch.backends.cpu.get_cpu_capability()}, "
             f"native bf16: {'yes' if bf16_native() else 'no'}); torch {torch.__version__} with "
             f"{torch.get_num_threads()} threads; Python {platform.python_version()}")
+
+
+def products_ms(dtype: torch.dtype, repeats: int = 200) -> float:
+    """Milliseconds for a training step's five 128x784x400 matrix products in `dtype` (torch's current threads)."""
+    a, w, g = (torch.randn(*s, dtype=dtype) for s in ((128, 784), (400, 784), (128, 400)))
+    ops = [lambda: a @ w.t(), lambda: g.t() @ a, lambda: g @ w, lambda: a @ w.t(), lambda: g.t() @ a]
+    for op in ops * 5:
+        op()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        for op in ops:
+            op()
+    return (time.perf_counter() - start) / repeats * 1e3
+
+
+def speed_probe() -> str:
+    """How fast this machine computes right now: best of 3 timings of `products_ms` in bfloat16 and float32."""
+    # Why: one VM of the CI machine kind ran these products in 0.42 ms one afternoon and 0.68-0.77 ms the
+    # same evening (bf16, 2 threads), with nothing else running on it; a run time means little without it.
+    bf16, fp32 = (min(products_ms(dtype, 100) for _ in range(3)) for dtype in (torch.bfloat16, torch.float32))
+    return f"{bf16:.2f} ms bf16, {fp32:.2f} ms float32 ({torch.get_num_threads()} threads)"
 
 
 def load_now() -> str:
@@ -117,12 +142,15 @@ def table(headers: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
-def section(key: str, title: str, body: str, seconds: float) -> str:
-    """A results section: title, when/where/how, then the body."""
+def section(key: str, title: str, body: str, seconds: float, probe_before: str | None = None) -> str:
+    """A results section: title, when/where/how (with the speed probe now, and at the start if given), then the body."""
     stamp = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    probe = f"{probe_before} at the start, {speed_probe()} at the end" if probe_before else speed_probe()
     return (f"<!-- {key}:start -->\n## {title}\n\n"
             f"- command: `{command_line()}` (took {seconds / 60:.1f} min)\n"
-            f"- date: {stamp}\n- machine: {machine_line()}\n\n{body.strip()}\n<!-- {key}:end -->\n")
+            f"- date: {stamp}\n- machine: {machine_line()}\n"
+            f"- speed probe (a training step's five large matrix products; lower is faster): {probe}\n"
+            f"\n{body.strip()}\n<!-- {key}:end -->\n")
 
 
 def write_section(path: Path | None, key: str, text: str) -> None:

@@ -69,7 +69,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="rounds; the two settings alternate within each")
     common.add_common_args(parser)
     args = parser.parse_args()
-    start = time.perf_counter()
+    start, probe = time.perf_counter(), common.speed_probe()
     results: dict[str, list[list[float]]] = {"auto": [], "2": []}
     with tempfile.TemporaryDirectory(prefix="vh_teacher_") as teacher:
         shared, notebook = Path(teacher) / "shared", NOTEBOOK
@@ -102,7 +102,7 @@ Noise: few rounds on a machine whose speed drifts by about 20%; the difference t
 """
     common.write_section(common.out_path(args), "class_arrives", common.section(
         "class_arrives", "A class arrives: a kernel started on a quiet machine, then others beside it"
-        + (" (quick smoke run)" if args.quick else ""), body, time.perf_counter() - start))
+        + (" (quick smoke run)" if args.quick else ""), body, time.perf_counter() - start, probe))
 
 
 if __name__ == "__main__":

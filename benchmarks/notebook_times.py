@@ -246,7 +246,7 @@ def main() -> None:
                         help="torch threads in every kernel (sets OMP_NUM_THREADS); default: torch's own choice")
     common.add_common_args(parser)
     args = parser.parse_args()
-    started = time.perf_counter()
+    started, probe = time.perf_counter(), common.speed_probe()
     paths = [p.resolve() for p in args.notebooks] or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
     quick_dir = tempfile.TemporaryDirectory(prefix="vh_nbquick_") if args.quick else None
     if quick_dir is not None:
@@ -267,7 +267,8 @@ def main() -> None:
         (f"_{args.threads}thread" if args.threads else "")
     title = (f"Notebook run times ({args.dataset}{f', {args.threads} torch thread(s)' if args.threads else ''}"
              f"{', quick smoke run' if args.quick else ''})")
-    common.write_section(common.out_path(args), key, common.section(key, title, body, time.perf_counter() - started))
+    common.write_section(common.out_path(args), key, common.section(key, title, body, time.perf_counter() - started,
+                                                                        probe))
     if any(r.error for r in first + cached):
         sys.exit(1)
 

@@ -66,19 +66,6 @@ def judge_ms(batches=(50, 100, 250, 1000), repeats: int = 5) -> dict[int, float]
     return {b: 1e3 * statistics.median(t) for b, t in times.items()}
 
 
-def products_ms(dtype: torch.dtype, repeats: int = 200) -> float:
-    """Milliseconds for the step's five 128x784x400 matrix products in `dtype`."""
-    a, w, g = (torch.randn(*s, dtype=dtype) for s in ((128, 784), (400, 784), (128, 400)))
-    ops = [lambda: a @ w.t(), lambda: g.t() @ a, lambda: g @ w, lambda: a @ w.t(), lambda: g.t() @ a]
-    for op in ops * 5:
-        op()
-    start = time.perf_counter()
-    for _ in range(repeats):
-        for op in ops:
-            op()
-    return (time.perf_counter() - start) / repeats * 1e3
-
-
 def profile_rows(x: torch.Tensor, top: int = 10) -> list[list]:
     from torch.profiler import ProfilerActivity, profile
     torch.manual_seed(0)
@@ -109,7 +96,7 @@ def main() -> None:
                      f"{step_ms(x[:len(x) // 4], True, {'fused': True}, 1 if args.quick else 3, batch=32):.2f}"])
         print(rows[-1], flush=True)
         for dtype in (torch.bfloat16, torch.float32):
-            rows.append([f"the five large products alone, {str(dtype)[6:]}", threads, f"{products_ms(dtype):.2f}"])
+            rows.append([f"the five large products alone, {str(dtype)[6:]}", threads, f"{common.products_ms(dtype):.2f}"])
             print(rows[-1], flush=True)
     judge_rows = []
     for threads in (2, 1):

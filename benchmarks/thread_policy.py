@@ -122,7 +122,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=int, default=240, help="seconds before a run counts as stopped")
     common.add_common_args(parser)
     args = parser.parse_args()
-    start = time.perf_counter()
+    start, probe = time.perf_counter(), common.speed_probe()
     epochs = 2 if args.quick else 20
     results: dict[tuple, dict] = {}
     for where, busy, one_core, label in conditions(not args.quick):
@@ -152,7 +152,7 @@ their difference shows the noise of one run.
     common.write_section(common.out_path(args), "thread_policy", common.section(
         "thread_policy", "Thread policy: torch threads alone and beside a busy process"
         + (" (quick smoke run)" if args.quick else ""), body,
-        time.perf_counter() - start))
+        time.perf_counter() - start, probe))
 
 
 if __name__ == "__main__":

@@ -388,7 +388,7 @@ def main() -> None:
                         help="only the reference and fit as they come (skip one-epoch-fewer and the 1-thread pair)")
     common.add_common_args(parser)
     args = parser.parse_args()
-    started = time.perf_counter()
+    started, probe = time.perf_counter(), common.speed_probe()
     if args.quick:
         data = vh.load_dataset("mnist-5k").subset(1000)
         args.repeats, args.ref_epochs, args.fit_epochs = 1, 2, 2
@@ -418,7 +418,7 @@ def main() -> None:
     body = report(runs, pairs, args.ref_epochs, args.fit_epochs, data.name, loads)
     title = "Training speed: vh.fit vs the pytorch/examples VAE loop" + (" (quick smoke run)" if args.quick else "")
     common.write_section(common.out_path(args), "train_speed",
-                         common.section("train_speed", title, body, time.perf_counter() - started))
+                         common.section("train_speed", title, body, time.perf_counter() - started, probe))
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ def test_quick_mode_runs_and_writes_only_its_out_file(script, key, tmp_path, mon
     text = out.read_text()
     assert f"<!-- {key}:start -->" in text and f"<!-- {key}:end -->" in text
     assert "quick smoke run" in text and "- machine: " in text and "- command: `" in text
+    assert "- speed probe (" in text and " ms bf16, " in text and " ms float32 (" in text
     assert f"<!-- {key}:start -->" in proc.stdout, "the table is printed as well as written"
     assert snapshot(REAL_RESULTS) == before, "a quick run must not touch benchmarks/RESULTS.md"
     if script == "growth":
@@ -72,6 +73,16 @@ def test_write_section_replaces_only_its_own_section(tmp_path):
     assert text.startswith("# Benchmark results")
     assert "second A" in text and "first A" not in text and "B" in text
     assert text.index("second A") < text.index("\nB\n"), "a rewritten section keeps its place"
+
+
+def test_section_reports_the_speed_probe_at_start_and_end():
+    common = load("_common")
+    text = common.section("k", "T", "body", 60.0, probe_before="9.99 ms bf16, 9.99 ms float32 (2 threads)")
+    probe = next(line for line in text.splitlines() if line.startswith("- speed probe"))
+    assert "9.99 ms bf16, 9.99 ms float32 (2 threads) at the start, " in probe and probe.endswith(" at the end")
+    before, after = probe.split(" at the start, ")
+    assert float(after.split(" ms bf16")[0]) > 0
+    assert "at the start" not in common.section("k", "T", "body", 60.0)
 
 
 def test_notebook_copy_gets_the_full_dataset_and_the_original_is_untouched(tmp_path):
