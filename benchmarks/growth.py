@@ -340,7 +340,8 @@ layer is the only part that grows); the whole HTML output by {hb:,.0f} bytes per
 
 Noise: the slowest/fastest ratio over the repeats of one configuration was up to {noise:.2f}x (median over
 configurations {statistics.median(hi / lo for lo, hi in list(sp.values()) + list(lsp.values())):.2f}x); the 1-minute load
-average during the run was {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores (other work shared the machine).
+average during the run was {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores, the benchmark's own
+threads included (the speed probe above tells a slow machine from a busy one).
 
 {figures}
 """

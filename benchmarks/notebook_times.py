@@ -227,7 +227,8 @@ Over budget (reported, not asserted):
 {flag_text}
 
 Noise: a single run per pass; the 1-minute load average during the run was {min(loads):.1f}-{max(loads):.1f} on
-{os.cpu_count()} cores (other work shared the machine), so a re-run may differ by tens of percent.
+{os.cpu_count()} cores, the kernels' own threads included; a re-run may differ by tens of percent, and by more
+on another hour or VM of the same kind (compare the speed probes in the header).
 """
 
 

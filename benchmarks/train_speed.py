@@ -372,7 +372,7 @@ with 2 threads it includes spin-waiting, and on this VM even one thread's CPU ti
 caches, hypervisor), so it is a second opinion, not a load-free measure.
 
 Noise: the slowest/fastest-repeat ratios above show the spread; the 1-minute load average while measuring was
-{min(loads):.1f}-{max(loads):.1f} on {__import__('os').cpu_count()} cores: other work shared the machine. With
+{min(loads):.1f}-{max(loads):.1f} on {__import__('os').cpu_count()} cores, this benchmark's own threads included. With
 2 threads, torch's parallel regions wait for a descheduled thread whenever both cores are not free, so the
 2-thread rows slow down far more under load than the 1-thread rows (whose losses are identical: bf16/fp32
 results here do not depend on the thread count).
